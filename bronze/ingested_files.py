@@ -1,0 +1,17 @@
+"""bronze.ingested_files — the manifest: one row per delivery of a file (path + content sha256).
+
+A content hash seen before is a re-delivery: recorded with status `duplicate` and 0 rows added. The same path with
+the same content seen again (a re-run) is not recorded again, so re-running ingest changes no table.
+"""
+
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="bronze.ingested_files",
+    columns=(
+        "sha256 STRING NOT NULL, file_name STRING NOT NULL, file_kind STRING NOT NULL, "
+        "source_path STRING NOT NULL, landing_path STRING, size_bytes BIGINT NOT NULL, rows_added BIGINT NOT NULL, "
+        "status STRING NOT NULL, duplicate_of STRING, batch_id STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+    ),
+    comment="delivered files: ingested or duplicate (re-delivery of known content)",
+)

@@ -1,0 +1,48 @@
+"""The contract of a delivered CSV file kind, and the bronze table that keeps its rows as delivered."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qlake.catalog import TableSpec
+
+# Lineage columns added to every raw row; `_ingest_date` partitions the bronze tables.
+LINEAGE_COLUMNS = (
+    "_source_file STRING NOT NULL, _source_sha256 STRING NOT NULL, _row_number BIGINT NOT NULL, "
+    "_ingested_at TIMESTAMP NOT NULL, _batch_id STRING NOT NULL, _ingest_date DATE NOT NULL"
+)
+
+
+@dataclass(frozen=True)
+class RawFileKind:
+    """A delivered file kind: how its name looks, its header (spelling as delivered) and its bronze table."""
+
+    kind: str
+    name_pattern: re.Pattern
+    columns: tuple[str, ...]
+    # Fewest fields a row may have: offline transactions omit the trailing shipping_address field entirely.
+    min_fields: int
+
+    @property
+    def table(self) -> TableSpec:
+        source = ", ".join(f"`{c}` STRING" for c in self.columns)
+        return TableSpec(
+            name=f"bronze.{self.kind}",
+            columns=f"{source}, {LINEAGE_COLUMNS}",
+            partitioned_by=("_ingest_date",),
+            comment=f"{self.kind} rows exactly as delivered (all strings) with lineage",
+        )
+
+    def matches(self, file_name: str) -> bool:
+        return bool(self.name_pattern.match(file_name))
+
+
+def raw_file_kind(kind: str, columns: str, min_fields: int | None = None) -> RawFileKind:
+    names = tuple(c.strip() for c in columns.split(","))
+    return RawFileKind(
+        kind=kind,
+        name_pattern=re.compile(rf"^{kind}_[A-Za-z0-9_.-]*\.csv$", re.IGNORECASE),
+        columns=names,
+        min_fields=min_fields if min_fields is not None else len(names),
+    )

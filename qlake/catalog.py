@@ -1,0 +1,168 @@
+"""Delta tables registered in the Hive metastore: create once, then append / MERGE / INSERT OVERWRITE.
+
+Every table lives at ``Settings.table_location(db, table)`` and is registered with ``CREATE TABLE ... USING delta
+LOCATION``, so Spark SQL finds it by name and ``deltalake`` (history, compaction, vacuum, the HiveServer2 reader)
+finds it by path. Sail with a Hive catalog supports no REPLACE / ``mode("overwrite")`` on catalog tables, hence the
+create-once rule.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+
+from qlake.config import Settings, settings as load_settings
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table's contract: its name, column DDL (the schema) and partition columns."""
+
+    name: str  # "database.table"
+    columns: str  # "a STRING NOT NULL, b INT" - DDL of the columns, in order
+    partitioned_by: tuple[str, ...] = ()
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"table name must be database.table in lower case, got {self.name!r}")
+
+    @property
+    def database(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".")[1]
+
+    def location(self, cfg: Settings | None = None) -> str:
+        return (cfg or load_settings()).table_location(self.database, self.table)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [_column_name(part) for part in _split_columns(self.columns)]
+
+
+def _split_columns(ddl: str) -> list[str]:
+    """Split a column DDL on top-level commas (types like DECIMAL(12,2) and MAP<...> contain commas)."""
+    parts, depth, current = [], 0, []
+    for ch in ddl:
+        if ch in "(<":
+            depth += 1
+        elif ch in ")>":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return parts
+
+
+def _column_name(column_ddl: str) -> str:
+    return column_ddl.split()[0].strip("`")
+
+
+def ensure_database(spark: SparkSession, database: str) -> None:
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+
+def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> str:
+    """Create the Delta table and register it in the metastore if it is not there; return its location."""
+    location = spec.location(cfg)
+    ensure_database(spark, spec.database)
+    partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
+    comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
+        f"LOCATION '{_sql_str(location)}'"
+    )
+    return location
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
+    """Select the table's columns in table order: the schema contract at the write edge."""
+    missing = [c for c in spec.column_names if c not in df.columns]
+    if missing:
+        raise ValueError(f"{spec.name}: DataFrame lacks columns {missing}")
+    return df.select(*spec.column_names)
+
+
+def append(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
+    """Append in one Delta commit (atomic: all rows or none)."""
+    ensure_table(spark, spec, cfg)
+    conform(df, spec).write.insertInto(spec.name)
+
+
+def overwrite(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
+    """Replace the table's rows in one commit (INSERT OVERWRITE; the catalog entry stays)."""
+    ensure_table(spark, spec, cfg)
+    conform(df, spec).write.insertInto(spec.name, overwrite=True)
+
+
+def temp_view(df: DataFrame, prefix: str = "src") -> str:
+    """Register ``df`` under a fresh temp view name (for MERGE ... USING) and return the name."""
+    name = f"_{prefix}_{uuid.uuid4().hex[:12]}"
+    df.createOrReplaceTempView(name)
+    return name
+
+
+def merge(
+    spark: SparkSession,
+    df: DataFrame,
+    spec: TableSpec,
+    keys: list[str],
+    cfg: Settings | None = None,
+    update_when_changed: list[str] | None = None,
+) -> None:
+    """Upsert ``df`` into the table on ``keys``: insert new keys, update existing ones whose tracked columns differ.
+
+    ``update_when_changed`` (default: every non-key column) limits the update to rows that really changed, so a
+    re-run of the same input rewrites nothing.
+    """
+    ensure_table(spark, spec, cfg)
+    view = temp_view(conform(df, spec))
+    columns = spec.column_names
+    tracked = update_when_changed if update_when_changed is not None else [c for c in columns if c not in keys]
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in tracked) or "false"
+    sets = ", ".join(f"`{c}` = s.`{c}`" for c in columns if c not in keys)
+    insert_cols = ", ".join(f"`{c}`" for c in columns)
+    insert_vals = ", ".join(f"s.`{c}`" for c in columns)
+    update = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} " if sets else ""
+    try:
+        spark.sql(
+            f"MERGE INTO {spec.name} t USING {view} s ON {on} {update}"
+            f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
+def delta_version(spec: TableSpec, cfg: Settings | None = None) -> int | None:
+    """Current Delta version of the table (None when it does not exist yet), read with ``deltalake``."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(spec.location(cfg)).version()
+    except TableNotFoundError:
+        return None
+
+
+def delta_history(spec: TableSpec, cfg: Settings | None = None, limit: int | None = None) -> list[dict]:
+    """DESCRIBE HISTORY's equivalent (Sail has no such SQL)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(spec.location(cfg)).history(limit)

@@ -1,0 +1,180 @@
+"""The ``qlake`` command line. It only wires: parse options, call a layer's job, print what happened."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from qlake import services
+from qlake.config import settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def print_rows(columns: list[str], rows: list[list], fmt: str = "table", title: str | None = None) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], indent=None))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+    else:
+        table = Table(title=title, show_lines=False)
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for row in rows:
+            table.add_row(*["NULL" if v is None else str(v) for v in row])
+        console.print(table)
+
+
+@click.group()
+@click.version_option(package_name="qlake")
+def main() -> None:
+    """qlake — Q Company's lakehouse: hourly CSV groups and app events into bronze/silver/gold Delta tables."""
+
+
+# ---- services -----------------------------------------------------------------------------------------------------
+@main.group("services")
+def services_group() -> None:
+    """Start, stop and inspect the local services (Hive metastore, Kafka-protocol broker)."""
+
+
+@services_group.command("up")
+def services_up() -> None:
+    """Start every service qlake manages (idempotent)."""
+    try:
+        for line in services.up(settings()):
+            click.echo(line)
+    except services.ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@services_group.command("down")
+def services_down() -> None:
+    """Stop the services qlake started (by PID)."""
+    for line in services.down(settings()):
+        click.echo(line)
+
+
+@services_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def services_status(as_json: bool) -> None:
+    """Show each service's PID, port and log file."""
+    rows = services.status(settings())
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    print_rows(["service", "pid", "port", "listening", "log"], [list(r.values()) for r in rows])
+
+
+# ---- data generator -----------------------------------------------------------------------------------------------
+@main.command("generate")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="folder for group1..N")
+@click.option("--groups", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--rows", default=1500, show_default=True, type=click.IntRange(1), help="transactions per group")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--start-group", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--no-redeliver", is_flag=True, help="do not make the last group a re-delivery of group 1")
+def generate_cmd(out_dir: str, groups: int, rows: int, seed: int, start_group: int, no_redeliver: bool) -> None:
+    """Write deterministic hourly delivery groups with every kind of dirt the real files have."""
+    from qlake.generate import generate
+
+    for folder in generate(out_dir, groups=groups, rows=rows, seed=seed, redeliver=not no_redeliver,
+                           start_group=start_group):
+        click.echo(str(folder))
+
+
+# ---- bronze ingestion ---------------------------------------------------------------------------------------------
+@main.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--watch", "watch_dir", type=click.Path(exists=True, file_okay=False),
+              help="poll this drop folder and ingest files as they arrive")
+@click.option("--interval", default=30.0, show_default=True, help="seconds between polls (--watch)")
+@click.option("--once", is_flag=True, help="with --watch: poll once and exit")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON report instead of lines")
+def ingest_cmd(paths: tuple[str, ...], watch_dir: str | None, interval: float, once: bool, as_json: bool) -> None:
+    """Land delivered CSV files (files or group folders) in the bronze tables.
+
+    Exits 1 when a file was rejected (it is in quarantine/ and bronze.rejected_files with its reason).
+    """
+    from bronze import ingest as bronze_ingest
+    from qlake import spark
+
+    if not paths and not watch_dir:
+        raise click.UsageError("give files/folders to ingest, or --watch DIR")
+    cfg = settings()
+    session = spark.session(cfg)
+    printer = None if as_json else (lambda outcome: click.echo(outcome.line()))
+    if watch_dir:
+        reports = bronze_ingest.watch(session, cfg, watch_dir, interval=interval, once=once, on_file=printer)
+    else:
+        reports = [_with_progress(lambda cb: bronze_ingest.ingest(session, cfg, paths, on_file=cb), printer,
+                                  total=len(bronze_ingest.discover(paths)), quiet=as_json)]
+    rejected = sum(len(r.rejected) for r in reports)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], default=str))
+    else:
+        added = sum(r.rows_added for r in reports)
+        click.echo(f"bronze: {added} rows added; {rejected} file(s) rejected")
+    if rejected:
+        sys.exit(1)
+
+
+def _with_progress(run, printer, total: int, quiet: bool):
+    """Run ``run(on_file)`` with a rich progress bar on a terminal; plain lines otherwise."""
+    if quiet or not console.is_terminal or total < 2:
+        return run(printer)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("files", total=total)
+
+        def on_file(outcome):
+            progress.console.print(outcome.line())
+            progress.advance(task)
+
+        return run(on_file)
+
+
+# ---- SQL ----------------------------------------------------------------------------------------------------------
+@main.command("sql")
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--limit", default=1000, show_default=True, help="rows to print at most")
+def sql_cmd(query: str, fmt: str, limit: int) -> None:
+    """Run Spark SQL against the catalog (bronze, silver, gold, ops)."""
+    from qlake import spark
+
+    session = spark.session(settings())
+    try:
+        df = session.sql(query)
+        rows = df.limit(limit).collect()
+    except Exception as exc:  # noqa: BLE001 - show the engine's message, not a stack trace
+        raise click.ClickException(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+    print_rows(df.columns, [list(r) for r in rows], fmt)
+
+
+def run() -> None:  # pragma: no cover - console entry point alias
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

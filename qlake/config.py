@@ -1,0 +1,153 @@
+"""All of qlake's configuration, in one place.
+
+Every setting comes from an environment variable with a local default, so the same job code runs on a laptop
+(embedded Sail, Derby metastore, noida-db broker, ``./lake``) and on the cluster (Spark Connect, PostgreSQL-backed
+metastore, Apache Kafka, ``hdfs://``). Nothing else in the code base reads the environment or builds a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LAYERS = ("bronze", "silver", "gold", "ops")
+# The checkout (or installed tree) that holds expectations/ beside the packages.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not an integer port/number") from exc
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :func:`settings` (reads the environment) or directly in tests."""
+
+    home: str
+    spark_remote: str | None
+    host: str
+    metastore_uri: str | None
+    metastore_port: int
+    kafka_bootstrap: str | None
+    kafka_port: int
+    kafka_topic: str
+    thrift_port: int
+    hourly_cron: str
+    daily_cron: str
+    expectations_dir: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    # ---- where things live -------------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        """A path under the lake root; a plain local path or an ``scheme://`` URI, never ``file:`` mixed in."""
+        if _is_uri(self.home):
+            return "/".join([self.home.rstrip("/"), *parts])
+        return str(Path(self.home, *parts))
+
+    @property
+    def is_local(self) -> bool:
+        return not _is_uri(self.home)
+
+    def table_location(self, database: str, table: str) -> str:
+        return self.path("tables", database, table)
+
+    @property
+    def landing_dir(self) -> str:
+        return self.path("landing")
+
+    @property
+    def quarantine_dir(self) -> str:
+        return self.path("quarantine")
+
+    @property
+    def run_dir(self) -> str:
+        """PID and log files of the services qlake starts. Always local: a process runs on this machine."""
+        return str(Path(self.local_state_root, "run"))
+
+    @property
+    def metastore_dir(self) -> str:
+        return str(Path(self.local_state_root, "metastore"))
+
+    @property
+    def kafka_dir(self) -> str:
+        return str(Path(self.local_state_root, "kafka"))
+
+    @property
+    def checkpoint_dir(self) -> str:
+        return self.path("checkpoints")
+
+    @property
+    def dq_dir(self) -> str:
+        return str(Path(self.local_state_root, "dq"))
+
+    @property
+    def exports_dir(self) -> str:
+        # The sales team picks the export up from a local folder, also on the cluster.
+        return str(Path(self.local_state_root, "exports"))
+
+    @property
+    def reports_dir(self) -> str:
+        return str(Path(self.local_state_root, "reports"))
+
+    @property
+    def local_state_root(self) -> str:
+        """Local folder for state that must sit on this machine's disk (services, exports, reports)."""
+        if self.is_local:
+            return self.home
+        return _env("QLAKE_LOCAL_STATE", str(Path.cwd() / ".qlake"))
+
+    # ---- endpoints ---------------------------------------------------------------------------------------------
+    @property
+    def metastore_hostport(self) -> str:
+        """``host:port`` of the Hive metastore (Sail wants it without a scheme)."""
+        if self.metastore_uri:
+            return self.metastore_uri.split("://", 1)[-1]
+        return f"{self.host}:{self.metastore_port}"
+
+    @property
+    def manages_metastore(self) -> bool:
+        """True when qlake starts the metastore itself (no external ``QLAKE_METASTORE_URI``)."""
+        return not self.metastore_uri
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def manages_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+
+def settings() -> Settings:
+    """Read the environment now (not at import time, so tests and the CLI can change it)."""
+    home = _env("QLAKE_HOME", "./lake")
+    if not _is_uri(home):
+        home = str(Path(home).expanduser().resolve())
+    return Settings(
+        home=home,
+        spark_remote=os.environ.get("QLAKE_SPARK_REMOTE") or None,
+        host=_env("QLAKE_HOST", "127.0.0.1"),
+        metastore_uri=os.environ.get("QLAKE_METASTORE_URI") or None,
+        metastore_port=_env_int("QLAKE_METASTORE_PORT", 9083),
+        kafka_bootstrap=os.environ.get("QLAKE_KAFKA_BOOTSTRAP") or None,
+        kafka_port=_env_int("QLAKE_KAFKA_PORT", 9092),
+        kafka_topic=_env("QLAKE_KAFKA_TOPIC", "app_events"),
+        thrift_port=_env_int("QLAKE_THRIFT_PORT", 10000),
+        hourly_cron=_env("QLAKE_HOURLY_CRON", "5 * * * *"),
+        daily_cron=_env("QLAKE_DAILY_CRON", "30 0 * * *"),
+        expectations_dir=str(Path(_env("QLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))).resolve()),
+    )

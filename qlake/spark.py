@@ -1,0 +1,90 @@
+"""One way to get a Spark session: Spark Connect, to embedded Sail (default) or to ``QLAKE_SPARK_REMOTE``.
+
+Sail runs in this process and uses the Hive metastore as its catalog, so databases and tables persist across
+processes and restarts. One session per process: :func:`session` returns the same one on every call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import warnings
+
+from pyspark.sql import SparkSession
+
+from qlake.config import Settings, settings as load_settings
+from qlake.services import ensure_metastore
+
+# Windows over a whole file or table are deliberate here (file order, SCD2 history); the warning is noise.
+warnings.filterwarnings("ignore", message=".*No Partition Defined for Window operation.*")
+# Sail logs every session at INFO; keep the CLI quiet unless asked.
+os.environ.setdefault("RUST_LOG", "warn")
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+_server = None  # the in-process Sail server, when we started one
+_session_key: tuple | None = None
+
+
+def _start_sail(cfg: Settings) -> str:
+    """Start Sail in-process with the Hive metastore catalog and return its ``sc://`` address."""
+    global _server
+    # Sail reads its configuration from the environment when the server is created.
+    os.environ["SAIL_CATALOG__LIST"] = f'[{{name="hms", type="hms", uris=["{cfg.metastore_hostport}"]}}]'
+    os.environ["SAIL_CATALOG__DEFAULT_CATALOG"] = "hms"
+    from pysail.spark import SparkConnectServer
+
+    server = SparkConnectServer(cfg.host, 0)
+    server.start(background=True)
+    _server = server
+    host, port = server.listening_address
+    return f"sc://{host}:{port}"
+
+
+def engine_name(cfg: Settings | None = None) -> str:
+    cfg = cfg or load_settings()
+    return "spark-connect" if cfg.spark_remote else "sail"
+
+
+def session(cfg: Settings | None = None) -> SparkSession:
+    """The process's Spark Connect session; starts the metastore (if qlake manages it) and Sail when needed."""
+    global _session, _session_key
+    cfg = cfg or load_settings()
+    key = (cfg.spark_remote, cfg.metastore_hostport)
+    with _lock:
+        if _session is not None and _session_key == key:
+            return _session
+        if _session is not None:
+            stop()
+        if cfg.spark_remote:
+            remote = cfg.spark_remote
+        else:
+            ensure_metastore(cfg)
+            remote = _start_sail(cfg)
+        _session = SparkSession.builder.remote(remote).getOrCreate()
+        _session_key = key
+        # Session-level settings both engines understand; keep results reproducible and exact.
+        _session.conf.set("spark.sql.session.timeZone", "UTC")
+        return _session
+
+
+def stop() -> None:
+    """Stop the session and the in-process Sail server (safe to call twice)."""
+    global _session, _server, _session_key
+    if _session is not None:
+        try:
+            _session.stop()
+        except Exception:  # noqa: BLE001 - stopping a dead connection must not mask the real error
+            pass
+        _session = None
+        _session_key = None
+    if _server is not None:
+        try:
+            _server.stop()
+        except Exception:  # noqa: BLE001
+            pass
+        _server = None
+
+
+atexit.register(stop)

@@ -1,0 +1,64 @@
+"""File operations on the lake root, local or ``hdfs://`` (through ``pyarrow.fs``), plus content hashing.
+
+Copies are atomic: written under a temporary name, then renamed, so a crash never leaves a half file that looks
+complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+CHUNK = 8 * 1024 * 1024
+
+
+def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in uri:
+        return pafs.FileSystem.from_uri(uri)
+    return pafs.LocalFileSystem(), str(Path(uri).resolve())
+
+
+def exists(uri: str) -> bool:
+    fs, path = _fs(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def makedirs(uri: str) -> None:
+    fs, path = _fs(uri)
+    fs.create_dir(path, recursive=True)
+
+
+def copy_into(local_file: str | Path, dest_uri: str) -> None:
+    """Copy a local file to ``dest_uri`` (local or remote) atomically."""
+    fs, dest = _fs(dest_uri)
+    parent = dest.rsplit("/", 1)[0]
+    fs.create_dir(parent, recursive=True)
+    tmp = f"{parent}/.{uuid.uuid4().hex}.tmp"
+    with open(local_file, "rb") as src, fs.open_output_stream(tmp) as out:
+        while chunk := src.read(CHUNK):
+            out.write(chunk)
+    fs.move(tmp, dest)
+
+
+def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write a local file under a temp name and rename it into place (readers never see half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding=encoding, newline="") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
