@@ -126,28 +126,59 @@ def merge(
     cfg: Settings | None = None,
     update_when_changed: list[str] | None = None,
 ) -> None:
-    """Upsert ``df`` into the table on ``keys``: insert new keys, update existing ones whose tracked columns differ.
+    """Upsert ``df`` into the table on ``keys``: update existing keys whose tracked columns differ, insert new keys.
 
-    ``update_when_changed`` (default: every non-key column) limits the update to rows that really changed, so a
-    re-run of the same input rewrites nothing.
+    ``update_when_changed`` (default: every non-key column) limits updates to rows that really changed, so a
+    re-run of the same input writes nothing. Done as a MERGE of the changed rows only, then an anti-join
+    INSERT of new keys: Sail's MERGE cost grows with matched rows x updated columns, and changes are rare.
+    Both steps are idempotent, so a crash between them heals on the next run.
     """
     ensure_table(spark, spec, cfg)
-    view = temp_view(conform(df, spec))
     columns = spec.column_names
     tracked = update_when_changed if update_when_changed is not None else [c for c in columns if c not in keys]
-    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    source = temp_view(conform(df, spec))
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in tracked) or "false"
     sets = ", ".join(f"`{c}` = s.`{c}`" for c in columns if c not in keys)
-    insert_cols = ", ".join(f"`{c}`" for c in columns)
-    insert_vals = ", ".join(f"s.`{c}`" for c in columns)
-    update = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} " if sets else ""
+    select_cols = ", ".join(f"s.`{c}`" for c in columns)
+    changed_view = None
     try:
+        if sets:
+            changed_rows = spark.sql(f"SELECT {select_cols} FROM {source} s JOIN {spec.name} t ON {on} WHERE {changed}")
+            if changed_rows.limit(1).count():
+                changed_view = temp_view(changed_rows, "changed")
+                spark.sql(f"MERGE INTO {spec.name} t USING {changed_view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}")
         spark.sql(
-            f"MERGE INTO {spec.name} t USING {view} s ON {on} {update}"
-            f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+            f"INSERT INTO {spec.name} SELECT {select_cols} FROM {source} s LEFT ANTI JOIN {spec.name} t ON {on}"
         )
     finally:
-        spark.catalog.dropTempView(view)
+        spark.catalog.dropTempView(source)
+        if changed_view:
+            spark.catalog.dropTempView(changed_view)
+
+
+def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str) -> DataFrame:
+    """Write an intermediate result once to a scratch Delta folder and read it back.
+
+    For a batch that many queries read (GX computes dozens of metrics), so the engine does not recompute the
+    whole staging plan from bronze for each; Sail has no persist(). Scratch folders are per name: the caller
+    passes a run-unique name and removes it with :func:`drop_scratch`.
+    """
+    path = cfg.path("scratch", name)
+    df.write.format("delta").mode("overwrite").save(path)
+    return spark.read.format("delta").load(path)
+
+
+def drop_scratch(cfg: Settings, name: str) -> None:
+    import shutil
+
+    if cfg.is_local:
+        shutil.rmtree(cfg.path("scratch", name), ignore_errors=True)
+    else:  # pragma: no cover - cluster storage
+        import pyarrow.fs as pafs
+
+        fs, path = pafs.FileSystem.from_uri(cfg.path("scratch", name))
+        fs.delete_dir_contents(path, missing_dir_ok=True)
 
 
 def delta_version(spec: TableSpec, cfg: Settings | None = None) -> int | None:

@@ -102,7 +102,7 @@ def _literal(value: Any) -> Column:
 def passes(rule: Rule, params: dict | None = None) -> Column:
     """A boolean column: True where the row satisfies ``rule`` (GX semantics: nulls pass every rule but
     not-null; rows outside the row_condition pass)."""
-    params = params or {}
+    params = {} if params is None else params
     kw = {k: _resolve(v, params) for k, v in rule.kwargs.items()}
     col = F.col(kw["column"]) if "column" in kw else None
     kind = rule.expectation_type
@@ -181,7 +181,8 @@ class Validator:
         context = gx.get_context(mode="file", project_root_dir=str(root))
         store = context.variables.config.stores["expectations_store"]["store_backend"]
         progress = context.variables.progress_bars
-        if store.get("base_directory") != str(cfg.expectations_dir) or not progress or progress.globally:
+        progress_on = (progress or {}).get("globally", True) if isinstance(progress, dict) else progress.globally
+        if store.get("base_directory") != str(cfg.expectations_dir) or progress_on:
             store["base_directory"] = str(cfg.expectations_dir)
             from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -1,0 +1,1 @@
+"""Silver: typed, cleaned, deduplicated and validated tables built incrementally from bronze."""

@@ -1,0 +1,46 @@
+"""silver.branches — SCD type 2: one row per branch version (grain: branch_id × valid_from)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from bronze import branches as bronze_branches
+from qlake.catalog import TableSpec
+from silver import cleaning
+from silver.pipeline import LINEAGE, Accounting, Scd2Dimension, SilverContext, raw_struct, run_scd2_dimension
+
+TABLE = TableSpec(
+    name="silver.branches",
+    columns=(
+        "branch_sk BIGINT NOT NULL, branch_id INT NOT NULL, location STRING, establish_date DATE, class STRING, "
+        "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL, "
+        "_source_file STRING, _row_number BIGINT, _updated_at TIMESTAMP"
+    ),
+    comment="branches with history (SCD2 by delivery time)",
+)
+
+DIMENSION = Scd2Dimension(
+    spec=TABLE,
+    bronze=bronze_branches.TABLE,
+    suite="silver_branches",
+    key="branch_id",
+    attributes=("location", "establish_date", "class"),
+    surrogate_key="branch_sk",
+)
+
+
+def staged(bronze: DataFrame) -> DataFrame:
+    """Rename + cast: the delivered strings as typed columns, lineage kept."""
+    return bronze.select(
+        raw_struct(bronze, bronze_branches.KIND.columns),
+        cleaning.parse_int(F.col("branch_id")).alias("branch_id"),
+        cleaning.blank_to_null(F.col("location")).alias("location"),
+        cleaning.parse_date(F.col("establish_date")).alias("establish_date"),
+        F.upper(cleaning.blank_to_null(F.col("`class`"))).alias("class"),
+        *LINEAGE,
+    )
+
+
+def run(ctx: SilverContext) -> Accounting:
+    return run_scd2_dimension(ctx, DIMENSION, staged)

@@ -1,0 +1,120 @@
+"""Column-level cleaning functions shared by the silver tables: built-in Spark expressions only (no UDFs),
+so they run the same on Sail and on Spark. Each returns NULL for input it cannot clean; rules decide what a
+NULL means for the row.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+_DATE = r"^(\d{4})-(\d{1,2})-(\d{1,2})$"
+# Common top-level domains, tried in this order so that `.comm` (junk `m` after `.com`) stops at `.com`.
+_KNOWN_TLDS = "com|net|org|edu|gov|mil|int|info|biz|io|co|us|uk|de|fr|ca|au|in"
+# No boundary after the TLD on purpose: delivered junk can be a letter (`gmail.comm`).
+_EMAIL = rf"^([a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+(?:{_KNOWN_TLDS}))"
+_EMAIL_GENERIC = r"^([a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,})"
+EMAIL_REGEX = r"^[a-z0-9._%+-]+@([a-z0-9-]+\.)+[a-z]{2,}$"
+_ADDRESS = r"^(.*)/([^/]*)/([^/]*)/([^/]*)$"
+PAYMENT_METHODS = {
+    "cash": "Cash",
+    "credit card": "Credit Card",
+    "creditcard": "Credit Card",
+    "debit card": "Debit Card",
+    "debitcard": "Debit Card",
+    "paypal": "PayPal",
+    "pay pal": "PayPal",
+    "stripe": "Stripe",
+}
+OFFER_DISCOUNT_PCT = {1: 5, 2: 10, 3: 15, 4: 20, 5: 25}
+
+
+def blank_to_null(col: Column) -> Column:
+    trimmed = F.trim(col)
+    return F.when(trimmed != "", trimmed)
+
+
+def parse_date(col: Column) -> Column:
+    """`yyyy-M-d` (zero padding optional) → DATE; NULL for anything else, including 2023-2-30.
+
+    Built from make_date on the first of the month plus days, so an impossible date never raises (ANSI mode).
+    """
+    text = F.trim(col)
+    year = F.regexp_extract(text, _DATE, 1).try_cast("int")
+    month = F.regexp_extract(text, _DATE, 2).try_cast("int")
+    day = F.regexp_extract(text, _DATE, 3).try_cast("int")
+    well_formed = text.rlike(_DATE) & month.between(1, 12) & day.between(1, 31) & (year >= 1)
+    candidate = F.date_add(
+        F.make_date(F.when(well_formed, year).otherwise(1), F.when(well_formed, month).otherwise(1), F.lit(1)),
+        F.when(well_formed, day - 1).otherwise(0),
+    )
+    return F.when(well_formed & (F.month(candidate) == month), candidate)
+
+
+def parse_int(col: Column) -> Column:
+    return F.trim(col).try_cast("int")
+
+
+def parse_decimal(col: Column, precision: int = 12, scale: int = 2) -> Column:
+    return F.trim(col).try_cast(f"decimal({precision},{scale})")
+
+
+def parse_yes_no(col: Column) -> Column:
+    value = F.lower(F.trim(col))
+    return F.when(value.isin("yes", "y", "true", "1"), F.lit(True)).when(value.isin("no", "n", "false", "0"), F.lit(False))
+
+
+def is_true(col: Column) -> Column:
+    return F.coalesce(F.lower(F.trim(col)) == "true", F.lit(False))
+
+
+def clean_name(col: Column) -> Column:
+    return F.initcap(F.regexp_replace(blank_to_null(col), r"\s+", " "))
+
+
+def clean_email(col: Column) -> Column:
+    """Lower-case, drop quotes/whitespace, keep `local@domain.tld` and cut the junk delivered after the domain."""
+    text = F.regexp_replace(F.lower(F.trim(col)), r'^["\s]+|["\s]+$', "")
+    known = F.regexp_extract(text, _EMAIL, 1)
+    generic = F.regexp_extract(text, _EMAIL_GENERIC, 1)
+    return F.when(known != "", known).when(generic != "", generic)
+
+
+def normalise_payment_method(col: Column) -> Column:
+    key = F.lower(F.regexp_replace(F.trim(col), r"\s+", " "))
+    mapping = F.create_map(*[F.lit(x) for pair in PAYMENT_METHODS.items() for x in pair])
+    return F.coalesce(mapping[key], blank_to_null(col))
+
+
+def address_part(col: Column, part: int) -> Column:
+    """Part of `street/city/state/postal_code`, split from the right (streets may contain `/`)."""
+    return blank_to_null(F.regexp_extract(F.trim(col), _ADDRESS, part))
+
+
+def postal_code(col: Column) -> Column:
+    """Postal code as a string, zero padded to 5 digits (`2143` → `02143`); non-digits stay as they are."""
+    code = address_part(col, 4)
+    return F.when(code.rlike(r"^\d{1,5}$"), F.lpad(code, 5, "0")).otherwise(code)
+
+
+def offers(cols: list[Column]) -> tuple[Column, Column, Column]:
+    """(offer_id, offer_count, discount_pct) from offer_1..offer_5 flags; offer_id only when exactly one."""
+    flags = [is_true(c).cast("int") for c in cols]
+    count = sum(flags[1:], flags[0])
+    first = F.coalesce(*[F.when(is_true(c), F.lit(i + 1)) for i, c in enumerate(cols)])
+    offer_id = F.when(count == 1, first)
+    mapping = F.create_map(*[F.lit(x) for pair in OFFER_DISCOUNT_PCT.items() for x in pair])
+    discount = F.coalesce(mapping[offer_id], F.lit(0)).cast("decimal(5,2)")
+    return offer_id, count, discount
+
+
+def money(units: Column, unit_price: Column, discount_pct: Column) -> tuple[Column, Column]:
+    """(total_price, total_paid_price_after_discount): exact DECIMAL arithmetic, each rounded half-up to the cent."""
+    gross = units.cast("decimal(10,0)") * unit_price
+    paid = gross * (F.lit(100).cast("decimal(5,2)") - discount_pct) / F.lit(100).cast("decimal(5,2)")
+    return F.round(gross, 2).cast("decimal(12,2)"), F.round(paid, 2).cast("decimal(12,2)")
+
+
+def row_hash(cols: list[str]) -> Column:
+    """Content hash over business columns (NULL distinct from empty), to tell a re-delivery from a change."""
+    return F.sha2(F.concat_ws("\u0001", *[F.coalesce(F.col(c).cast("string"), F.lit("\u0000")) for c in cols]), 256)

@@ -1,0 +1,82 @@
+"""`qlake run silver`: dimensions first (transactions check their agents and branches), then transactions,
+then what is derived from them. Per-rule DQ counts go to ops.dq_results, Data Docs to $QLAKE_HOME/dq."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from qlake import catalog, ops
+from qlake.config import Settings
+from qlake.quality import Validator
+from silver import branches, customers, products, sales_agents, sales_transactions
+from silver.pipeline import Accounting, SilverContext
+
+
+@dataclass
+class SilverReport:
+    run_id: str
+    accounting: list[Accounting]
+    dq_rows: list[dict]
+    data_docs: str
+
+    @property
+    def rows_in(self) -> int:
+        return sum(a.rows_in for a in self.accounting)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(a.quarantined for a in self.accounting)
+
+    @property
+    def rows_out(self) -> int:
+        return sum(a.inserted + a.updated for a in self.accounting)
+
+    def lines(self) -> list[str]:
+        if not self.accounting or not self.rows_in:
+            return ["silver: no new bronze rows"]
+        return [a.line() for a in self.accounting if a.rows_in] + [f"data docs: {self.data_docs}"]
+
+
+def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> SilverReport:
+    run_id = run_id or ops.new_run_id("silver")
+    validator = Validator(cfg)
+    ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, run_date=ops.utcnow().date())
+    try:
+        branches.run(ctx)
+        sales_agents.run(ctx)
+        _, written = sales_transactions.run(ctx)
+        products.run(ctx, written)
+        customers.run(ctx, written)
+    finally:
+        dq_rows = _store_dq_results(ctx)  # a failed run's rule counts are the most useful ones
+        catalog.drop_scratch(cfg, run_id)
+    return SilverReport(run_id, ctx.accounting, dq_rows, validator.docs_index)
+
+
+def _store_dq_results(ctx: SilverContext) -> list[dict]:
+    rows = [
+        {
+            "run_id": ctx.run_id,
+            "table_name": f"silver.{table}",
+            "rule": r.rule,
+            "action": r.action,
+            "expectation_type": r.expectation_type,
+            "column_name": r.column,
+            "evaluated": r.evaluated,
+            "failed": r.failed,
+            "success": r.success,
+            "examples": json.dumps(r.examples, default=str),
+            "checked_at": ctx.now,
+        }
+        for table, r in ctx.dq_results
+    ]
+    ops.append_rows(
+        ctx.spark, ctx.cfg, ops.DQ_RESULTS, rows,
+        "run_id string, table_name string, rule string, action string, expectation_type string, "
+        "column_name string, evaluated bigint, failed bigint, success boolean, examples string, "
+        "checked_at timestamp",
+    )
+    return rows

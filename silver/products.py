@@ -1,0 +1,41 @@
+"""silver.products — one row per product_id (names are not unique: two ids are `Boots`), latest delivered
+name, category and list price."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from qlake import catalog
+from qlake.catalog import TableSpec
+from silver.pipeline import SilverContext
+
+TABLE = TableSpec(
+    name="silver.products",
+    columns=(
+        "product_id INT NOT NULL, product_name STRING, product_category STRING, list_price DECIMAL(12,2), "
+        "_updated_at TIMESTAMP NOT NULL"
+    ),
+    comment="products by id: latest name, category and unit price delivered",
+)
+
+
+def build(transactions: DataFrame) -> DataFrame:
+    """Latest delivered attributes per product_id from a batch of silver transactions."""
+    latest_first = Window.partitionBy("product_id").orderBy(
+        F.col("_ingested_at").desc(), F.col("_source_file").desc(), F.col("_row_number").desc()
+    )
+    return (
+        transactions.withColumn("_rank", F.row_number().over(latest_first))
+        .where(F.col("_rank") == 1)
+        .select("product_id", "product_name", "product_category", F.col("unit_price").alias("list_price"))
+    )
+
+
+def run(ctx: SilverContext, transactions: DataFrame | None) -> None:
+    catalog.ensure_table(ctx.spark, TABLE, ctx.cfg)
+    if transactions is None:
+        return
+    rows = build(transactions).withColumn("_updated_at", F.lit(ctx.now).cast("timestamp"))
+    catalog.merge(ctx.spark, rows, TABLE, keys=["product_id"], cfg=ctx.cfg,
+                  update_when_changed=["product_name", "product_category", "list_price"])

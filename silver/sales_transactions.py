@@ -1,0 +1,175 @@
+"""silver.sales_transactions — one row per transaction_id (grain: a sale), typed, cleaned and validated.
+
+A transaction delivered twice is one sale; delivered again with different content, the latest delivery wins
+and the change is counted (`conflicting_redeliveries`). Money is exact DECIMAL, rounded half-up to the cent per
+transaction. Shipping addresses split from the right; an empty city is filled from another delivery with the
+same postal code where one exists.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from bronze import sales_transactions as bronze_transactions
+from qlake import catalog
+from qlake.catalog import TableSpec
+from silver import branches, cleaning, sales_agents
+from silver.pipeline import (
+    LINEAGE,
+    Accounting,
+    AccountingError,
+    SilverContext,
+    is_quarantined,
+    latest_per_key,
+    new_bronze_rows,
+    quarantine,
+    raw_struct,
+    record_run,
+    validate,
+)
+
+TABLE = TableSpec(
+    name="silver.sales_transactions",
+    columns=(
+        "transaction_id STRING NOT NULL, transaction_date DATE NOT NULL, customer_id STRING NOT NULL, "
+        "customer_first_name STRING, customer_last_name STRING, customer_email STRING, "
+        "sales_agent_id INT, branch_id INT, product_id INT NOT NULL, product_name STRING, product_category STRING, "
+        "offer_id INT, discount_pct DECIMAL(5,2) NOT NULL, units INT NOT NULL, unit_price DECIMAL(12,2) NOT NULL, "
+        "total_price DECIMAL(12,2) NOT NULL, total_paid_price_after_discount DECIMAL(12,2) NOT NULL, "
+        "is_online BOOLEAN NOT NULL, payment_method STRING, shipping_street STRING, shipping_city STRING, "
+        "shipping_state STRING, shipping_postal_code STRING, "
+        "_row_hash STRING NOT NULL, _source_file STRING NOT NULL, _source_sha256 STRING NOT NULL, "
+        "_row_number BIGINT NOT NULL, _batch_id STRING, _ingested_at TIMESTAMP, _updated_at TIMESTAMP NOT NULL, "
+        "_run_id STRING NOT NULL"
+    ),
+    comment="one row per sale: typed, cleaned, deduplicated; lineage to the bronze file and row",
+)
+SUITE = "silver_sales_transactions"
+KEY = "transaction_id"
+BUSINESS_COLUMNS = [c.split()[0] for c in TABLE.columns.split(", ") if c and not c.startswith("_")]
+OFFER_COLUMNS = [f"offer_{k}" for k in range(1, 6)]
+
+
+def staged(bronze: DataFrame) -> DataFrame:
+    """Staging model: rename the delivered columns and cast them, derive offer, money and address parts."""
+    offer_id, offer_count, discount_pct = cleaning.offers([F.col(c) for c in OFFER_COLUMNS])
+    units = cleaning.parse_int(F.col("units"))
+    unit_price = cleaning.parse_decimal(F.col("unit_price"))
+    total_price, total_paid = cleaning.money(units, unit_price, discount_pct)
+    address = F.col("shipping_address")
+    return bronze.select(
+        raw_struct(bronze, bronze_transactions.KIND.columns),
+        cleaning.blank_to_null(F.col("transaction_id")).alias("transaction_id"),
+        cleaning.parse_date(F.col("transaction_date")).alias("transaction_date"),
+        cleaning.blank_to_null(F.col("customer_id")).alias("customer_id"),
+        cleaning.clean_name(F.col("customer_fname")).alias("customer_first_name"),
+        cleaning.clean_name(F.col("cusomter_lname")).alias("customer_last_name"),
+        cleaning.clean_email(F.col("cusomter_email")).alias("customer_email"),
+        cleaning.parse_int(F.col("sales_agent_id")).alias("sales_agent_id"),
+        cleaning.parse_int(F.col("branch_id")).alias("branch_id"),
+        cleaning.parse_int(F.col("product_id")).alias("product_id"),
+        cleaning.blank_to_null(F.col("product_name")).alias("product_name"),
+        cleaning.blank_to_null(F.col("product_category")).alias("product_category"),
+        offer_id.alias("offer_id"),
+        offer_count.alias("offer_count"),
+        discount_pct.alias("discount_pct"),
+        units.alias("units"),
+        unit_price.alias("unit_price"),
+        total_price.alias("total_price"),
+        total_paid.alias("total_paid_price_after_discount"),
+        cleaning.parse_yes_no(F.col("is_online")).alias("is_online"),
+        cleaning.normalise_payment_method(F.col("payment_method")).alias("payment_method"),
+        cleaning.address_part(address, 1).alias("shipping_street"),
+        cleaning.address_part(address, 2).alias("shipping_city"),
+        cleaning.address_part(address, 3).alias("shipping_state"),
+        cleaning.postal_code(address).alias("shipping_postal_code"),
+        *LINEAGE,
+    )
+
+
+def with_reference_checks(ctx: SilverContext, df: DataFrame) -> DataFrame:
+    """Flags the suite checks: an offline sale's agent and branch exist in the silver dimensions."""
+    agents = ctx.spark.table(sales_agents.TABLE.name).select("sales_agent_id").distinct() \
+        .withColumn("_agent_known", F.lit(True))
+    known_branches = ctx.spark.table(branches.TABLE.name).select("branch_id").distinct() \
+        .withColumn("_branch_known", F.lit(True))
+    is_offline = F.col("is_online") == F.lit(False)
+    return (
+        df.join(F.broadcast(agents), on="sales_agent_id", how="left")
+        .join(F.broadcast(known_branches), on="branch_id", how="left")
+        .withColumn("offline_agent_is_known", F.when(is_offline, F.coalesce("_agent_known", F.lit(False))))
+        .withColumn("offline_branch_is_known", F.when(is_offline, F.coalesce("_branch_known", F.lit(False))))
+        .drop("_agent_known", "_branch_known")
+    )
+
+
+def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
+    """An empty city takes the city most often delivered with the same postal code (this batch or earlier)."""
+    seen = df.select("shipping_postal_code", "shipping_state", "shipping_city").unionByName(
+        ctx.spark.table(TABLE.name).select("shipping_postal_code", "shipping_state", "shipping_city")
+    ).where(F.col("shipping_city").isNotNull() & F.col("shipping_postal_code").isNotNull())
+    votes = seen.groupBy("shipping_postal_code", "shipping_state", "shipping_city").agg(F.count(F.lit(1)).alias("n"))
+    from pyspark.sql import Window
+
+    best_first = Window.partitionBy("shipping_postal_code", "shipping_state").orderBy(
+        F.col("n").desc(), F.col("shipping_city")
+    )
+    city_of_zip = (
+        votes.withColumn("_rank", F.row_number().over(best_first))
+        .where(F.col("_rank") == 1)
+        .select("shipping_postal_code", "shipping_state", F.col("shipping_city").alias("_city_from_zip"))
+    )
+    return (
+        df.join(city_of_zip, on=["shipping_postal_code", "shipping_state"], how="left")
+        .withColumn("shipping_city", F.coalesce("shipping_city", F.when(F.col("is_online"), F.col("_city_from_zip"))))
+        .drop("_city_from_zip")
+    )
+
+
+def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None]:
+    """Process new bronze transactions; returns the accounting and the written batch (for customers/products)."""
+    catalog.ensure_table(ctx.spark, TABLE, ctx.cfg)
+    new = new_bronze_rows(ctx, TABLE.name, bronze_transactions.TABLE)
+    acct = Accounting(TABLE.name)
+    if new.empty:
+        return acct, None
+    prepared = fill_missing_cities(ctx, with_reference_checks(ctx, staged(new.df)))
+    flagged = validate(ctx, prepared, TABLE.table, SUITE)
+    acct.rows_in = sum(new.markers.values())
+    acct.quarantined = quarantine(ctx, flagged, TABLE.table)
+
+    good = flagged.where(~is_quarantined()).withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS))
+    versions_per_key = good.groupBy(KEY).agg(
+        F.count(F.lit(1)).alias("deliveries"), F.countDistinct("_row_hash").alias("contents")
+    )
+    latest = latest_per_key(good, [KEY])
+    existing = ctx.spark.table(TABLE.name).select(KEY, F.col("_row_hash").alias("_existing_hash"))
+    compared = latest.select(KEY, "_row_hash").join(existing, on=KEY, how="left")
+    counts = compared.agg(
+        F.count(F.lit(1)).alias("unique_keys"),
+        F.sum(F.col("_existing_hash").isNull().cast("int")).alias("inserted"),
+        F.sum((F.col("_existing_hash").isNotNull() & (F.col("_existing_hash") != F.col("_row_hash"))).cast("int"))
+        .alias("updated"),
+    ).first()
+    conflicts = versions_per_key.agg(F.sum((F.col("contents") > 1).cast("int")).alias("c")).first()["c"] or 0
+
+    good_rows = good.count()
+
+    now = F.lit(ctx.now).cast("timestamp")
+    rows = latest.withColumn("_updated_at", now).withColumn("_run_id", F.lit(ctx.run_id))
+    rows_before = ctx.spark.table(TABLE.name).count()
+    catalog.merge(ctx.spark, rows, TABLE, keys=[KEY], cfg=ctx.cfg, update_when_changed=["_row_hash"])
+    rows_after = ctx.spark.table(TABLE.name).count()
+
+    acct.inserted = counts["inserted"] or 0
+    acct.updated = counts["updated"] or 0
+    acct.conflicting_redeliveries = conflicts + acct.updated
+    # In-batch repeats plus re-deliveries identical to what silver holds.
+    acct.duplicates = good_rows - acct.inserted - acct.updated
+    if rows_after - rows_before != acct.inserted:
+        raise AccountingError(
+            f"{TABLE.name}: MERGE added {rows_after - rows_before} rows, expected {acct.inserted} new keys"
+        )
+    record_run(ctx, TABLE.name, bronze_transactions.TABLE.name, new.markers, acct)
+    return acct, latest
