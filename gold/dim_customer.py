@@ -1,0 +1,22 @@
+"""gold.dim_customer — customer versions (grain: customer_key = one SCD2 version of a customer)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.dim_customer",
+    columns="customer_key BIGINT NOT NULL, customer_id STRING NOT NULL, first_name STRING, last_name STRING, "
+            "valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL",
+    comment="customer versions; emails are left out of gold on purpose (personal data stays in silver)",
+)
+
+
+def build(spark: SparkSession) -> DataFrame:
+    return spark.table("silver.customers").select(
+        F.col("customer_sk").alias("customer_key"), "customer_id", "first_name", "last_name",
+        "valid_from", "valid_to", "is_current",
+    )

@@ -1,0 +1,22 @@
+"""gold.dim_offer — the five offers and "no offer" (grain: offer_key 0..5)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.dim_offer",
+    columns="offer_key INT NOT NULL, offer_name STRING NOT NULL, discount_pct DECIMAL(5,2) NOT NULL",
+    comment="offers 1..5 (5/10/15/20/25 % off) and 0 = no offer",
+)
+NO_OFFER = 0
+DISCOUNT_PCT = {1: 5, 2: 10, 3: 15, 4: 20, 5: 25}
+
+
+def build(spark: SparkSession) -> DataFrame:
+    rows = [(NO_OFFER, "No offer", 0)] + [(k, f"Offer {k} ({pct}% off)", pct) for k, pct in DISCOUNT_PCT.items()]
+    return spark.createDataFrame(rows, "offer_key int, offer_name string, discount_pct int").selectExpr(
+        "offer_key", "offer_name", "CAST(discount_pct AS DECIMAL(5,2)) AS discount_pct"
+    )

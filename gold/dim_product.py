@@ -1,0 +1,21 @@
+"""gold.dim_product — one row per product (grain: product_key = product_id; names are not unique)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.dim_product",
+    columns="product_key INT NOT NULL, product_id INT NOT NULL, product_name STRING, product_category STRING, "
+            "list_price DECIMAL(12,2)",
+    comment="products by id with the latest name, category and list price",
+)
+
+
+def build(spark: SparkSession) -> DataFrame:
+    return spark.table("silver.products").select(
+        F.col("product_id").alias("product_key"), "product_id", "product_name", "product_category", "list_price"
+    )

@@ -1,0 +1,68 @@
+"""gold.fact_sales — one row per sale (grain: transaction_id), keyed by date_key and the dimension versions
+valid on the sale date; partitioned by transaction month. Money is DECIMAL end to end."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from gold import dim_branch, dim_customer, dim_date, dim_offer, dim_sales_agent
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.fact_sales",
+    columns=(
+        "transaction_id STRING NOT NULL, date_key INT NOT NULL, product_key INT NOT NULL, "
+        "customer_key BIGINT NOT NULL, branch_key BIGINT NOT NULL, sales_agent_key BIGINT NOT NULL, "
+        "offer_key INT NOT NULL, units INT NOT NULL, unit_price DECIMAL(12,2) NOT NULL, "
+        "discount_pct DECIMAL(5,2) NOT NULL, total_price DECIMAL(12,2) NOT NULL, "
+        "total_paid_price_after_discount DECIMAL(12,2) NOT NULL, is_online BOOLEAN NOT NULL, payment_method STRING, "
+        "shipping_city STRING, shipping_state STRING, transaction_month STRING NOT NULL"
+    ),
+    partitioned_by=("transaction_month",),
+    comment="sales fact: one row per transaction, date-keyed, with total_paid_price_after_discount",
+)
+
+
+def _version_on(sales: DataFrame, versions: DataFrame, id_col: str, key_col: str, sale_time) -> DataFrame:
+    """Key of the version of ``id_col`` valid at ``sale_time`` (valid_from <= t < valid_to)."""
+    v = versions.select(
+        F.col(id_col).alias("_vid"), F.col(key_col).alias(f"_{key_col}"),
+        F.col("valid_from").alias("_vfrom"), F.col("valid_to").alias("_vto"),
+    )
+    valid = (F.col(id_col) == F.col("_vid")) & (F.col("_vfrom") <= sale_time) & (
+        F.col("_vto").isNull() | (sale_time < F.col("_vto"))
+    )
+    return sales.join(v, on=valid, how="left").drop("_vid", "_vfrom", "_vto")
+
+
+def build(spark: SparkSession, sales: DataFrame) -> DataFrame:
+    """Fact rows for a batch of silver sales."""
+    sale_ts = F.col("transaction_date").cast("timestamp")
+    branches = spark.table(dim_branch.TABLE.name).where(F.col("branch_key") != dim_branch.NOT_APPLICABLE)
+    agents = spark.table(dim_sales_agent.TABLE.name).where(
+        F.col("sales_agent_key") != dim_sales_agent.NOT_APPLICABLE
+    )
+    customers = spark.table(dim_customer.TABLE.name)
+    keyed = _version_on(sales, branches, "branch_id", "branch_key", sale_ts)
+    keyed = _version_on(keyed, agents, "sales_agent_id", "sales_agent_key", sale_ts)
+    keyed = _version_on(keyed, customers, "customer_id", "customer_key", F.col("transaction_date"))
+    return keyed.select(
+        "transaction_id",
+        dim_date.date_key(F.col("transaction_date")).alias("date_key"),
+        F.col("product_id").alias("product_key"),
+        F.col("_customer_key").alias("customer_key"),
+        F.coalesce("_branch_key", F.lit(dim_branch.NOT_APPLICABLE).cast("bigint")).alias("branch_key"),
+        F.coalesce("_sales_agent_key", F.lit(dim_sales_agent.NOT_APPLICABLE).cast("bigint")).alias("sales_agent_key"),
+        F.coalesce("offer_id", F.lit(dim_offer.NO_OFFER)).alias("offer_key"),
+        "units",
+        "unit_price",
+        "discount_pct",
+        "total_price",
+        "total_paid_price_after_discount",
+        "is_online",
+        "payment_method",
+        "shipping_city",
+        "shipping_state",
+        F.date_format("transaction_date", "yyyy-MM").alias("transaction_month"),
+    )

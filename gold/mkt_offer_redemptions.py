@@ -1,0 +1,46 @@
+"""gold.mkt_offer_redemptions — most redeemed offers (grain: scope × offer; scope 'ALL' or a product_id),
+with redemptions, units and the discount given, ranked within the scope."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from gold import dim_offer, dim_product, fact_sales
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.mkt_offer_redemptions",
+    columns="scope STRING NOT NULL, product_id INT, product_name STRING, offer_key INT NOT NULL, "
+            "offer_name STRING, redemptions BIGINT NOT NULL, units BIGINT NOT NULL, "
+            "discount_given DECIMAL(18,2) NOT NULL, rank_in_scope INT NOT NULL",
+    comment="offer redemptions overall (scope ALL) and per product (scope = product id)",
+)
+
+
+def build(spark: SparkSession) -> DataFrame:
+    redeemed = spark.table(fact_sales.TABLE.name).where(F.col("offer_key") != dim_offer.NO_OFFER)
+    measures = [
+        F.count(F.lit(1)).alias("redemptions"),
+        F.sum("units").cast("bigint").alias("units"),
+        F.sum(F.col("total_price") - F.col("total_paid_price_after_discount")).cast("decimal(18,2)")
+        .alias("discount_given"),
+    ]
+    overall = redeemed.groupBy("offer_key").agg(*measures).select(
+        F.lit("ALL").alias("scope"), F.lit(None).cast("int").alias("product_key"), "*"
+    )
+    per_product = redeemed.groupBy("product_key", "offer_key").agg(*measures).select(
+        F.col("product_key").cast("string").alias("scope"), "*"
+    )
+    both = overall.unionByName(per_product)
+    in_scope = Window.partitionBy("scope").orderBy(F.col("redemptions").desc())
+    offers = spark.table(dim_offer.TABLE.name).select("offer_key", "offer_name")
+    products = spark.table(dim_product.TABLE.name).select("product_key", "product_name")
+    return (
+        both.join(offers, on="offer_key", how="left")
+        .join(products, on="product_key", how="left")
+        .select(
+            "scope", F.col("product_key").alias("product_id"), "product_name", "offer_key", "offer_name",
+            "redemptions", "units", "discount_given", F.dense_rank().over(in_scope).alias("rank_in_scope"),
+        )
+    )

@@ -1,0 +1,30 @@
+"""gold.mkt_online_sales_by_city — online sales per city (grain: city × state), lowest revenue first."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from gold import fact_sales
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.mkt_online_sales_by_city",
+    columns="shipping_city STRING, shipping_state STRING, online_revenue DECIMAL(18,2) NOT NULL, "
+            "orders BIGINT NOT NULL, units BIGINT NOT NULL, rank_lowest_revenue INT NOT NULL",
+    comment="online revenue, orders and units per city; rank 1 = lowest revenue (cities where marketing can grow)",
+)
+
+
+def build(spark: SparkSession) -> DataFrame:
+    online = spark.table(fact_sales.TABLE.name).where(F.col("is_online"))
+    per_city = online.groupBy("shipping_city", "shipping_state").agg(
+        F.sum("total_paid_price_after_discount").cast("decimal(18,2)").alias("online_revenue"),
+        F.count(F.lit(1)).alias("orders"),
+        F.sum("units").cast("bigint").alias("units"),
+    )
+    # Cities with equal revenue share a rank.
+    lowest_first = Window.orderBy(F.col("online_revenue").asc()).rowsBetween(
+        Window.unboundedPreceding, Window.currentRow
+    )
+    return per_city.withColumn("rank_lowest_revenue", F.rank().over(lowest_first))

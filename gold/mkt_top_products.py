@@ -1,0 +1,40 @@
+"""gold.mkt_top_products — most selling products (grain: period × product; period 'ALL' or 'yyyy-MM'),
+units and revenue with a dense rank by units (ties share a rank; revenue breaks display order)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from gold import dim_product, fact_sales
+from qlake.catalog import TableSpec
+
+TABLE = TableSpec(
+    name="gold.mkt_top_products",
+    columns="period STRING NOT NULL, product_id INT NOT NULL, product_name STRING, product_category STRING, "
+            "units BIGINT NOT NULL, revenue DECIMAL(18,2) NOT NULL, orders BIGINT NOT NULL, rank_by_units INT NOT NULL",
+    comment="most selling products overall (period ALL) and per month",
+)
+
+
+def build(spark: SparkSession) -> DataFrame:
+    facts = spark.table(fact_sales.TABLE.name)
+    by_month = facts.groupBy(F.col("transaction_month").alias("period"), "product_key")
+    overall = facts.groupBy(F.lit("ALL").alias("period"), "product_key")
+    measures = [
+        F.sum("units").cast("bigint").alias("units"),
+        F.sum("total_paid_price_after_discount").cast("decimal(18,2)").alias("revenue"),
+        F.count(F.lit(1)).alias("orders"),
+    ]
+    totals = overall.agg(*measures).unionByName(by_month.agg(*measures))
+    products = spark.table(dim_product.TABLE.name)
+    return totals.join(products, on="product_key", how="left").select(
+        "period",
+        F.col("product_key").alias("product_id"),
+        "product_name",
+        "product_category",
+        "units",
+        "revenue",
+        "orders",
+        F.dense_rank().over(Window.partitionBy("period").orderBy(F.col("units").desc())).alias("rank_by_units"),
+    )
