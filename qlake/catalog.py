@@ -197,3 +197,33 @@ def delta_history(spec: TableSpec, cfg: Settings | None = None, limit: int | Non
     from deltalake import DeltaTable
 
     return DeltaTable(spec.location(cfg)).history(limit)
+
+
+def all_tables(spark: SparkSession, databases: tuple[str, ...] = ("bronze", "silver", "gold", "ops")) -> list[str]:
+    names = []
+    existing = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
+    for db in databases:
+        if db in existing:
+            names += [f"{db}.{r['tableName']}" for r in spark.sql(f"SHOW TABLES IN {db}").collect()
+                      if not r["isTemporary"]]
+    return sorted(names)
+
+
+def maintain(cfg: Settings, table: str, retention_hours: int = 168) -> dict:
+    """Compact small files and vacuum files older than the retention (Sail has no OPTIMIZE/VACUUM SQL)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    db, name = table.split(".")
+    try:
+        dt = DeltaTable(cfg.table_location(db, name))
+    except TableNotFoundError:
+        return {"table": table, "skipped": "no Delta table at its location"}
+    compacted = dt.optimize.compact()
+    removed = dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+    return {
+        "table": table,
+        "files_added": compacted.get("numFilesAdded", 0),
+        "files_removed": compacted.get("numFilesRemoved", 0),
+        "vacuumed_files": len(removed),
+    }

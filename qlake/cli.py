@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,6 +152,187 @@ def _with_progress(run, printer, total: int, quiet: bool):
             progress.advance(task)
 
         return run(on_file)
+
+
+# ---- jobs -------------------------------------------------------------------------------------------------------
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def run_silver(session, cfg) -> "object":
+    from qlake.quality import DataQualityFailure
+    from silver import job as silver_job
+    from silver.pipeline import AccountingError
+
+    try:
+        report = silver_job.run(session, cfg)
+    except (DataQualityFailure, AccountingError) as exc:
+        _fail(str(exc))
+    for line in report.lines():
+        click.echo(line)
+    return report
+
+
+def run_gold(session, cfg) -> "object":
+    from gold import job as gold_job
+
+    report = gold_job.run(session, cfg)
+    for line in report.lines():
+        click.echo(line)
+    return report
+
+
+def run_ingest(session, cfg, paths) -> int:
+    from bronze import ingest as bronze_ingest
+
+    report = bronze_ingest.ingest(session, cfg, paths, on_file=lambda o: click.echo(o.line()))
+    click.echo(f"bronze: {report.rows_added} rows added; {len(report.rejected)} file(s) rejected")
+    return len(report.rejected)
+
+
+@main.group("run")
+def run_group() -> None:
+    """Run pipeline jobs (each only on new data; safe to re-run)."""
+
+
+@run_group.command("silver")
+def run_silver_cmd() -> None:
+    """bronze → silver: clean, deduplicate, validate (GX), quarantine."""
+    from qlake import spark
+
+    cfg = settings()
+    run_silver(spark.session(cfg), cfg)
+
+
+@run_group.command("gold")
+def run_gold_cmd() -> None:
+    """silver → gold: star schema and marketing aggregates."""
+    from qlake import spark
+
+    cfg = settings()
+    run_gold(spark.session(cfg), cfg)
+
+
+@run_group.command("hourly")
+@click.option("--incoming", type=click.Path(exists=True), help="ingest new files from this file/folder first")
+def run_hourly_cmd(incoming: str | None) -> None:
+    """ingest new files → silver → gold → marketing. Exits 1 if a file was rejected (the rest still ran)."""
+    from qlake import spark
+
+    cfg = settings()
+    session = spark.session(cfg)
+    rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
+    run_silver(session, cfg)
+    run_gold(session, cfg)
+    if rejected:
+        sys.exit(1)
+
+
+@run_group.command("daily")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="business date to export (default: yesterday)")
+@click.option("--retention-hours", default=168, show_default=True, help="vacuum files older than this")
+def run_daily_cmd(day: datetime | None, retention_hours: int) -> None:
+    """B2B export for a date + Delta maintenance (compaction and vacuum through deltalake)."""
+    from gold import b2b_export
+    from qlake import catalog, spark
+
+    cfg = settings()
+    session = spark.session(cfg)
+    business_date = day.date() if day else date.today() - timedelta(days=1)
+    result = b2b_export.export(session, cfg, business_date)
+    click.echo(result.line())
+    for table in catalog.all_tables(session):
+        stats = catalog.maintain(cfg, table, retention_hours)
+        click.echo(" ".join(f"{k}={v}" for k, v in stats.items()))
+
+
+# ---- exports and reports ------------------------------------------------------------------------------------------
+@main.group("export")
+def export_group() -> None:
+    """Files for people outside the lake."""
+
+
+@export_group.command("b2b")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="one business date (default: yesterday)")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="first date of a range")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="last date of a range (inclusive)")
+def export_b2b_cmd(day: datetime | None, start: datetime | None, end: datetime | None) -> None:
+    """One CSV per business date: sales_agent_name,product_name,total_sold_units (offline sales)."""
+    from gold import b2b_export
+    from qlake import spark
+
+    if (start is None) != (end is None):
+        raise click.UsageError("--from and --to go together")
+    if day and start:
+        raise click.UsageError("use --date or --from/--to, not both")
+    cfg = settings()
+    session = spark.session(cfg)
+    if start:
+        days = [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
+    else:
+        days = [day.date() if day else date.today() - timedelta(days=1)]
+    for business_date in days:
+        click.echo(b2b_export.export(session, cfg, business_date).line())
+
+
+@main.group("dq")
+def dq_group() -> None:
+    """Data-quality results."""
+
+
+@dq_group.command("report")
+@click.option("--run", "run_id", help="a silver run id (default: the latest run)")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def dq_report_cmd(run_id: str | None, fmt: str) -> None:
+    """Per-rule counts of a run and the path of its Data Docs HTML."""
+    from pyspark.sql import functions as F
+
+    from qlake import catalog, ops, spark
+
+    cfg = settings()
+    session = spark.session(cfg)
+    catalog.ensure_table(session, ops.DQ_RESULTS, cfg)
+    results = session.table(ops.DQ_RESULTS.name)
+    if not run_id:
+        latest = results.agg(F.max_by("run_id", "checked_at").alias("r")).first()["r"]
+        if latest is None:
+            raise click.ClickException("no data-quality results yet: run `qlake run silver` first")
+        run_id = latest
+    rows = (
+        results.where(F.col("run_id") == run_id)
+        .select("table_name", "rule", "action", "evaluated", "failed", "success", "examples")
+        .orderBy(F.col("success"), F.col("table_name"), F.col("rule"))
+        .collect()
+    )
+    if not rows:
+        raise click.ClickException(f"no results for run {run_id}")
+    print_rows(["table", "rule", "action", "evaluated", "failed", "ok", "examples"],
+               [[r["table_name"], r["rule"], r["action"], r["evaluated"], r["failed"],
+                 "yes" if r["success"] else "NO", r["examples"]] for r in rows], fmt, title=f"DQ run {run_id}")
+    if fmt == "table":
+        docs = Path(cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site", "index.html")
+        click.echo(f"Data Docs: {docs}")
+
+
+@main.group("report")
+def report_group() -> None:
+    """Reports for people."""
+
+
+@report_group.command("marketing")
+@click.option("--top", default=10, show_default=True, help="rows per report")
+@click.option("--no-charts", is_flag=True, help="skip the PNG charts")
+def report_marketing_cmd(top: int, no_charts: bool) -> None:
+    """Print the marketing aggregates and write a PNG chart per report under $QLAKE_HOME/reports/."""
+    from gold import reports
+    from qlake import spark
+
+    cfg = settings()
+    session = spark.session(cfg)
+    for report in reports.marketing(session, top):
+        print_rows(report.columns, report.rows, title=report.title)
+        if not no_charts:
+            click.echo(f"chart: {reports.chart(report, cfg)}")
 
 
 # ---- SQL ----------------------------------------------------------------------------------------------------------

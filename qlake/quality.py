@@ -181,7 +181,12 @@ class Validator:
         context = gx.get_context(mode="file", project_root_dir=str(root))
         store = context.variables.config.stores["expectations_store"]["store_backend"]
         progress = context.variables.progress_bars
-        progress_on = (progress or {}).get("globally", True) if isinstance(progress, dict) else progress.globally
+        if progress is None:
+            progress_on = True
+        elif isinstance(progress, dict):
+            progress_on = progress.get("globally", True)
+        else:
+            progress_on = progress.globally
         if store.get("base_directory") != str(cfg.expectations_dir) or progress_on:
             store["base_directory"] = str(cfg.expectations_dir)
             from great_expectations.data_context.types.base import ProgressBarsConfig

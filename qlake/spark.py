@@ -19,7 +19,7 @@ from qlake.services import ensure_metastore
 # Windows over a whole file or table are deliberate here (file order, SCD2 history); the warning is noise.
 warnings.filterwarnings("ignore", message=".*No Partition Defined for Window operation.*")
 # Sail logs every session at INFO; keep the CLI quiet unless asked.
-os.environ.setdefault("RUST_LOG", "warn")
+os.environ.setdefault("RUST_LOG", "error")
 
 _lock = threading.Lock()
 _session: SparkSession | None = None

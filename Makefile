@@ -1,0 +1,34 @@
+# qlake — the two commands that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_HOME ?= $(CURDIR)/lake
+SAMPLE ?= $(CURDIR)/../shared/data/raw
+
+.PHONY: install demo test bench clean services-down
+
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	QLAKE_HOME=$(DEMO_HOME) SAMPLE=$(SAMPLE) bash scripts/demo.sh
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m bench
+
+services-down:
+	QLAKE_HOME=$(DEMO_HOME) $(BIN)/qlake services down
+
+clean: services-down
+	rm -rf $(DEMO_HOME)

@@ -1,0 +1,74 @@
+"""One lake, one metastore and one Sail session for the whole test run (real engine, real Delta, real HMS).
+
+The environment is set before any test module imports qlake settings: QLAKE_HOME is a fresh temp folder and
+the ports are free ones on 127.0.0.1, so a developer's running demo is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO.parent / "shared" / "data" / "raw"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pytest_configure(config):
+    home = Path(tempfile.mkdtemp(prefix="qlake-test-"))
+    os.environ["QLAKE_HOME"] = str(home / "lake")
+    os.environ["QLAKE_METASTORE_PORT"] = str(free_port())
+    os.environ["QLAKE_KAFKA_PORT"] = str(free_port())
+    os.environ["QLAKE_THRIFT_PORT"] = str(free_port())
+    for name in ("QLAKE_SPARK_REMOTE", "QLAKE_METASTORE_URI", "QLAKE_KAFKA_BOOTSTRAP"):
+        os.environ.pop(name, None)
+    config._qlake_home = home
+
+
+def pytest_unconfigure(config):
+    from qlake import services, spark
+    from qlake.config import settings
+
+    spark.stop()
+    for line in services.down(settings()):
+        pass
+    home = getattr(config, "_qlake_home", None)
+    if home and not os.environ.get("QLAKE_KEEP_TEST_LAKE"):
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    from qlake.config import settings
+
+    return settings()
+
+
+@pytest.fixture(scope="module")
+def spark(cfg):
+    """The run's Spark Connect session (embedded Sail + the test metastore); one per process, cached by qlake.
+    Module scope only so that a test which stops it (restart test) leaves the next module a live one."""
+    from qlake import spark as qspark
+
+    return qspark.session(cfg)
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    if not SAMPLE.is_dir():
+        pytest.skip("../shared/data/raw is not beside the checkout")
+    return SAMPLE
+
+
+def sql_value(spark, query: str):
+    return spark.sql(query).collect()[0][0]
