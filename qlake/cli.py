@@ -335,6 +335,19 @@ def report_marketing_cmd(top: int, no_charts: bool) -> None:
             click.echo(f"chart: {reports.chart(report, cfg)}")
 
 
+# ---- HiveServer2 -------------------------------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--poll", default=5.0, show_default=True, help="seconds between checks for new tables")
+def serve_cmd(poll: float) -> None:
+    """HiveServer2 endpoint (pyhive, beeline, BI tools) on QLAKE_THRIFT_PORT over every table's current snapshot.
+
+    Runs classic Spark in this process: start it on its own (not from a process using Spark Connect).
+    """
+    from qlake import serve
+
+    serve.serve(settings(), poll_seconds=poll)
+
+
 # ---- SQL ----------------------------------------------------------------------------------------------------------
 @main.command("sql")
 @click.argument("query")

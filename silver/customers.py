@@ -7,7 +7,7 @@ customers touched by a run are recomputed, from all their sales, so late deliver
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from qlake import catalog
@@ -28,8 +28,14 @@ ATTRIBUTES = ["first_name", "last_name", "email"]
 
 
 def build(sales: DataFrame) -> DataFrame:
-    """Versions from sales (customer_id, names, email, transaction_date, transaction_id)."""
-    observations = sales.select(
+    """Versions from sales (customer_id, names, email, transaction_date, transaction_id).
+
+    History is kept per day: when one customer's sales on one date disagree, the last one (by transaction_id)
+    states the day's attributes, so each version starts on its own date and keys stay unique.
+    """
+    last_of_day = Window.partitionBy("customer_id", "transaction_date").orderBy(F.col("transaction_id").desc())
+    daily = sales.withColumn("_rank", F.row_number().over(last_of_day)).where(F.col("_rank") == 1)
+    observations = daily.select(
         "customer_id",
         F.col("customer_first_name").alias("first_name"),
         F.col("customer_last_name").alias("last_name"),
