@@ -1,0 +1,102 @@
+"""`make bench` / `python -m bench`: each batch stage on a generated group (550,000 transactions by default,
+QLAKE_BENCH_ROWS to change) next to DuckDB doing the equivalent work in the same run.
+
+Prints the JSON result and a Markdown table; writes bench/results.json and bench/results.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    rows = int(os.environ.get("QLAKE_BENCH_ROWS", "550000"))
+    work = HERE / "out"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    os.environ["QLAKE_HOME"] = str(work / "lake")
+    os.environ["QLAKE_METASTORE_PORT"] = str(_free_port())
+
+    from bench import baseline_duckdb as duck
+    from bench.common import Comparison, markdown, measured, write_results
+    from bronze import ingest
+    from gold import b2b_export
+    from gold import job as gold_job
+    from qlake import services, spark as qspark
+    from qlake.config import settings
+    from qlake.generate import generate
+    from silver import job as silver_job
+
+    cfg = settings()
+    group = generate(work / "incoming", groups=1, rows=rows, seed=2026, redeliver=False)[0]
+    session = qspark.session(cfg)  # engine start-up is not part of any stage
+    session.sql("SELECT 1").collect()
+    con = duck.connect()
+    results = []
+    try:
+        with measured() as q:
+            report = ingest.ingest(session, cfg, [group])
+        with measured() as d:
+            duck_rows = duck.ingest(con, group, work / "duck_bronze")
+        results.append(Comparison("ingest (CSV → bronze)", report.rows_added, q, d,
+                                  notes={"duckdb_rows": duck_rows}))
+
+        with measured() as q:
+            silver_report = silver_job.run(session, cfg)
+        with measured() as d:
+            duck_silver = duck.silver(con, work / "duck_bronze", work / "duck_silver.parquet")
+        silver_rows = session.table("silver.sales_transactions").count()
+        results.append(Comparison("silver (clean, validate, dedup)", silver_rows, q, d,
+                                  notes={"duckdb_rows": duck_silver, "quarantined": silver_report.quarantined}))
+
+        with measured() as q:
+            gold_job.run(session, cfg)
+        with measured() as d:
+            duck_fact = duck.gold(con, work / "duck_silver.parquet", work / "duck_bronze", work / "duck_gold")
+        results.append(Comparison("gold + marketing", session.table("gold.fact_sales").count(), q, d,
+                                  notes={"duckdb_rows": duck_fact}))
+
+        day = session.sql("SELECT transaction_date, count(*) AS n FROM silver.sales_transactions "
+                          "WHERE NOT is_online GROUP BY transaction_date ORDER BY n DESC LIMIT 1").first()[0]
+        with measured() as q:
+            exported = b2b_export.export(session, cfg, day)
+        with measured() as d:
+            duck.b2b(con, work / "duck_gold", day.isoformat(), work / "duck_b2b.csv")
+        results.append(Comparison(f"B2B export ({day})", exported.rows, q, d))
+
+        end_to_end = Comparison(
+            "end to end", rows,
+            type(results[0].qlake)(sum(r.qlake.seconds for r in results), max(r.qlake.peak_rss_mb for r in results)),
+            type(results[0].qlake)(sum(r.baseline.seconds for r in results),
+                                   max(r.baseline.peak_rss_mb for r in results)),
+        )
+        results.append(end_to_end)
+    finally:
+        qspark.stop()
+        services.down(cfg)
+    extra = {"rows_per_group": rows, "machine": {"cpus": os.cpu_count()}, "measured_on": date.today().isoformat()}
+    write_results(results, HERE / "results.json", extra)
+    table = markdown(results)
+    (HERE / "results.md").write_text(table + "\n")
+    print(json.dumps(json.loads((HERE / "results.json").read_text())))
+    print()
+    print(table)
+    return 0 if all(r.meets_target for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

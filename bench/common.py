@@ -1,0 +1,93 @@
+"""Timing, peak-RSS sampling and the JSON/Markdown result format shared by the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+
+@dataclass
+class Measure:
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+@contextmanager
+def measured():
+    """Wall time and peak RSS of this process and its children while the block runs (sampled every 20 ms)."""
+    result = Measure()
+    proc = psutil.Process(os.getpid())
+    stop = threading.Event()
+
+    def rss() -> int:
+        total = proc.memory_info().rss
+        for child in proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    peak = [rss()]
+
+    def sample():
+        while not stop.wait(0.02):
+            peak[0] = max(peak[0], rss())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds = time.perf_counter() - start
+        stop.set()
+        thread.join()
+        result.peak_rss_mb = round(max(peak[0], rss()) / 2**20, 1)
+
+
+@dataclass
+class Comparison:
+    stage: str
+    rows: int
+    qlake: Measure
+    baseline: Measure
+    baseline_name: str = "duckdb"
+    target_ratio: float = 3.0
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return round(self.qlake.seconds / max(self.baseline.seconds, 1e-9), 2)
+
+    @property
+    def meets_target(self) -> bool:
+        return self.ratio <= self.target_ratio
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(ratio=self.ratio, meets_target=self.meets_target,
+                 qlake_rows_per_s=round(self.rows / max(self.qlake.seconds, 1e-9)))
+        return d
+
+
+def markdown(results: list[Comparison]) -> str:
+    lines = ["| stage | rows | qlake s | qlake peak RSS MB | DuckDB s | DuckDB peak RSS MB | ratio | target | met |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|:-:|"]
+    for r in results:
+        lines.append(f"| {r.stage} | {r.rows:,} | {r.qlake.seconds:.2f} | {r.qlake.peak_rss_mb:.0f} | "
+                     f"{r.baseline.seconds:.2f} | {r.baseline.peak_rss_mb:.0f} | {r.ratio} | ≤ {r.target_ratio} | "
+                     f"{'yes' if r.meets_target else 'NO'} |")
+    return "\n".join(lines)
+
+
+def write_results(results: list[Comparison], path: Path, extra: dict | None = None) -> None:
+    payload = {"results": [r.as_dict() for r in results], **(extra or {})}
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
