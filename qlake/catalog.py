@@ -70,13 +70,25 @@ def _column_name(column_ddl: str) -> str:
     return column_ddl.split()[0].strip("`")
 
 
+# (session id, table, location) already created by this process: a metastore round trip costs ~0.1 s per call.
+_ensured: set[tuple] = set()
+
+
 def ensure_database(spark: SparkSession, database: str) -> None:
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+
+def forget_ensured() -> None:
+    """Tables may have been dropped behind our back (tests, replays): check them again."""
+    _ensured.clear()
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> str:
     """Create the Delta table and register it in the metastore if it is not there; return its location."""
     location = spec.location(cfg)
+    key = (id(spark), spec.name, location)
+    if key in _ensured:
+        return location
     ensure_database(spark, spec.database)
     partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
     comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
@@ -84,6 +96,7 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
         f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
         f"LOCATION '{_sql_str(location)}'"
     )
+    _ensured.add(key)
     return location
 
 

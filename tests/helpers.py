@@ -20,6 +20,9 @@ def assert_same_rows(actual, expected, columns: list[str] | None = None) -> None
 
 def drop_tables(spark, cfg, *names: str) -> None:
     """Drop tables from the metastore and delete their Delta folders (a fresh start for one test module)."""
+    from qlake import catalog
+
+    catalog.forget_ensured()
     for name in names:
         spark.sql(f"DROP TABLE IF EXISTS {name}")
         db, table = name.split(".")
