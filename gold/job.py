@@ -29,12 +29,8 @@ from qlake import catalog, ops
 from qlake.config import Settings
 
 SILVER_SALES = "silver.sales_transactions"
-DIMENSIONS = (
-    (dim_product, ["product_key"]),
-    (dim_customer, ["customer_key"]),
-    (dim_branch, ["branch_key"]),
-    (dim_sales_agent, ["sales_agent_key"]),
-)
+SILVER_CUSTOMERS = "silver.customers"
+DIMENSIONS = (dim_product, dim_customer, dim_branch, dim_sales_agent)
 MARKETING = (mkt_top_products, mkt_offer_redemptions, mkt_online_sales_by_city)
 
 
@@ -72,7 +68,13 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
     watermark = max(markers) if markers else None
     sales = spark.table(SILVER_SALES)
     if watermark:
-        sales = sales.where(F.col("_updated_at") > F.lit(watermark).cast("timestamp"))
+        past_watermark = F.col("_updated_at") > F.lit(watermark).cast("timestamp")
+        # A customer's history is re-derived when new sales arrive (late ones slot in between versions), so
+        # earlier sales of those customers may now belong to another version: re-key them too.
+        rekeyed = spark.table(SILVER_CUSTOMERS).where(past_watermark).select("customer_id").distinct()
+        sales = sales.where(past_watermark).unionByName(
+            sales.join(rekeyed, on="customer_id", how="left_semi")
+        ).dropDuplicates(["transaction_id"])
     new_watermark = sales.agg(F.max("_updated_at").alias("w"), F.count(F.lit(1)).alias("n")).first()
     _replace_if_changed(spark, cfg, dim_offer, report)
     if not new_watermark["n"]:
@@ -81,9 +83,9 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
             _replace_if_changed(spark, cfg, module, report)
         return report
 
-    for module, keys in DIMENSIONS:
-        catalog.merge(spark, module.build(spark), module.TABLE, keys=keys, cfg=cfg)
-        report.tables_written.append(module.TABLE.name)
+    for module in DIMENSIONS:
+        # Mirrors of small silver tables: replaced when different, so a version silver dropped goes too.
+        _replace_if_changed(spark, cfg, module, report)
     catalog.merge(spark, dim_date.build(spark, sales), dim_date.TABLE, keys=["date_key"], cfg=cfg)
     catalog.merge(spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
     report.tables_written += [dim_date.TABLE.name, fact_sales.TABLE.name]

@@ -78,11 +78,6 @@ def ensure_database(spark: SparkSession, database: str) -> None:
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
 
 
-def forget_ensured() -> None:
-    """Tables may have been dropped behind our back (tests, replays): check them again."""
-    _ensured.clear()
-
-
 def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> str:
     """Create the Delta table and register it in the metastore if it is not there; return its location."""
     location = spec.location(cfg)
@@ -182,16 +177,27 @@ def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str) ->
     return spark.read.format("delta").load(path)
 
 
-def drop_scratch(cfg: Settings, name: str) -> None:
+def _remove_dir(cfg: Settings, path: str) -> None:
     import shutil
 
     if cfg.is_local:
-        shutil.rmtree(cfg.path("scratch", name), ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
     else:  # pragma: no cover - cluster storage
         import pyarrow.fs as pafs
 
-        fs, path = pafs.FileSystem.from_uri(cfg.path("scratch", name))
-        fs.delete_dir_contents(path, missing_dir_ok=True)
+        fs, inner = pafs.FileSystem.from_uri(path)
+        fs.delete_dir_contents(inner, missing_dir_ok=True)
+
+
+def drop_scratch(cfg: Settings, name: str) -> None:
+    _remove_dir(cfg, cfg.path("scratch", name))
+
+
+def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
+    """Unregister the table and delete its Delta folder (rebuilds and tests; there is no undo)."""
+    spark.sql(f"DROP TABLE IF EXISTS {name}")
+    _remove_dir(cfg, cfg.table_location(*name.split(".")))
+    _ensured.difference_update({k for k in _ensured if k[1] == name})
 
 
 def delta_version(spec: TableSpec, cfg: Settings | None = None) -> int | None:

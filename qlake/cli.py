@@ -198,19 +198,53 @@ def run_group() -> None:
 @run_group.command("silver")
 def run_silver_cmd() -> None:
     """bronze → silver: clean, deduplicate, validate (GX), quarantine."""
-    from qlake import spark
+    from qlake import runlog, spark
 
     cfg = settings()
-    run_silver(spark.session(cfg), cfg)
+    session = spark.session(cfg)
+    with runlog.recorded(session, cfg, "silver") as record:
+        report = run_silver(session, cfg)
+        record.add(report.rows_in, report.rows_out, report.quarantined)
 
 
 @run_group.command("gold")
 def run_gold_cmd() -> None:
     """silver → gold: star schema and marketing aggregates."""
-    from qlake import spark
+    from qlake import runlog, spark
 
     cfg = settings()
-    run_gold(spark.session(cfg), cfg)
+    session = spark.session(cfg)
+    with runlog.recorded(session, cfg, "gold") as record:
+        report = run_gold(session, cfg)
+        record.add(report.fact_rows_in, report.fact_rows_in)
+
+
+def hourly(session, cfg, incoming: str | None) -> int:
+    """ingest → silver → gold, logged in ops.job_runs; returns the number of rejected files.
+
+    One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
+    """
+    from qlake import runlog
+
+    with runlog.job_lock(cfg, "hourly") as acquired:
+        if not acquired:
+            runlog.record_skipped(session, cfg, "hourly", "previous hourly run still in progress")
+            click.echo("hourly: skipped, the previous run is still in progress")
+            return 0
+        return _hourly_locked(session, cfg, incoming)
+
+
+def _hourly_locked(session, cfg, incoming: str | None) -> int:
+    from qlake import runlog
+
+    with runlog.recorded(session, cfg, "hourly") as record:
+        rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
+        silver = run_silver(session, cfg)
+        run_gold(session, cfg)
+        record.add(silver.rows_in, silver.rows_out, silver.quarantined)
+        if rejected:
+            record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
+    return rejected
 
 
 @run_group.command("hourly")
@@ -220,12 +254,33 @@ def run_hourly_cmd(incoming: str | None) -> None:
     from qlake import spark
 
     cfg = settings()
-    session = spark.session(cfg)
-    rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
-    run_silver(session, cfg)
-    run_gold(session, cfg)
-    if rejected:
+    if hourly(spark.session(cfg), cfg, incoming):
         sys.exit(1)
+
+
+def daily(session, cfg, business_date: date, retention_hours: int = 168) -> None:
+    from gold import b2b_export
+    from qlake import catalog, runlog
+
+    with runlog.job_lock(cfg, "daily") as acquired:
+        if not acquired:
+            runlog.record_skipped(session, cfg, "daily", "previous daily run still in progress")
+            click.echo("daily: skipped, the previous run is still in progress")
+            return
+        _daily_locked(session, cfg, business_date, retention_hours)
+
+
+def _daily_locked(session, cfg, business_date: date, retention_hours: int) -> None:
+    from gold import b2b_export
+    from qlake import catalog, runlog
+
+    with runlog.recorded(session, cfg, "daily") as record:
+        result = b2b_export.export(session, cfg, business_date)
+        click.echo(result.line())
+        record.add(rows_out=result.rows)
+        for table in catalog.all_tables(session):
+            stats = catalog.maintain(cfg, table, retention_hours)
+            click.echo(" ".join(f"{k}={v}" for k, v in stats.items()))
 
 
 @run_group.command("daily")
@@ -233,17 +288,69 @@ def run_hourly_cmd(incoming: str | None) -> None:
 @click.option("--retention-hours", default=168, show_default=True, help="vacuum files older than this")
 def run_daily_cmd(day: datetime | None, retention_hours: int) -> None:
     """B2B export for a date + Delta maintenance (compaction and vacuum through deltalake)."""
-    from gold import b2b_export
-    from qlake import catalog, spark
+    from qlake import spark
+
+    cfg = settings()
+    business_date = day.date() if day else date.today() - timedelta(days=1)
+    daily(spark.session(cfg), cfg, business_date, retention_hours)
+
+
+@main.command("replay")
+@click.option("--from-bronze", "from_bronze", is_flag=True, required=True, help="rebuild silver and gold from bronze")
+@click.option("--table", "tables", multiple=True, help="compare only these tables (all are rebuilt)")
+def replay_cmd(from_bronze: bool, tables: tuple[str, ...]) -> None:
+    """Rebuild silver + gold from bronze and prove the result equals the incremental build (exit 1 if not)."""
+    from gold import replay
+    from qlake import runlog, spark
 
     cfg = settings()
     session = spark.session(cfg)
-    business_date = day.date() if day else date.today() - timedelta(days=1)
-    result = b2b_export.export(session, cfg, business_date)
-    click.echo(result.line())
-    for table in catalog.all_tables(session):
-        stats = catalog.maintain(cfg, table, retention_hours)
-        click.echo(" ".join(f"{k}={v}" for k, v in stats.items()))
+    with runlog.job_lock(cfg, "hourly") as acquired:  # never under a running hourly job
+        if not acquired:
+            raise click.ClickException("an hourly run is in progress; replay later")
+        with runlog.recorded(session, cfg, "replay"):
+            diffs = replay.replay(session, cfg, list(tables) or None)
+    print_rows(["table", "rows before", "rows after", "only before", "only after", "equal"],
+               [[d.table, d.rows_before, d.rows_after, d.only_before, d.only_after, "yes" if d.equal else "NO"]
+                for d in diffs], title="replay from bronze vs incremental")
+    if not all(d.equal for d in diffs):
+        sys.exit(1)
+
+
+@main.command("schedule")
+@click.option("--job", "selected", multiple=True, type=click.Choice(["hourly", "daily"]), help="only these jobs")
+def schedule_cmd(selected: tuple[str, ...]) -> None:
+    """Run `run hourly` (ingesting QLAKE_INCOMING) and `run daily` on their cron schedules until stopped."""
+    import logging
+
+    from qlake import schedule
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    schedule.run_scheduler(settings(), selected=list(selected) or None)
+
+
+@main.command("status")
+@click.option("--limit", default=5, show_default=True, help="runs per job")
+@click.option("--json", "as_json", is_flag=True)
+def status_cmd(limit: int, as_json: bool) -> None:
+    """The last runs of every job, with the error of any failure."""
+    from qlake import runlog
+
+    runs = runlog.last_runs(settings())
+    if not runs:
+        click.echo("no job runs recorded yet")
+        return
+    by_job: dict[str, list[dict]] = {}
+    for run in runs:
+        by_job.setdefault(run["job"], []).append(run)
+    rows = [r for job in sorted(by_job) for r in by_job[job][-limit:]]
+    if as_json:
+        click.echo(json.dumps(rows, default=str))
+        return
+    print_rows(["job", "run_id", "started_at", "ended_at", "status", "rows_in", "rows_out", "quarantined", "error"],
+               [[r["job"], r["run_id"], r["started_at"], r["ended_at"], r["status"], r["rows_in"], r["rows_out"],
+                 r["rows_quarantined"], r["error"]] for r in rows], title="job runs")
 
 
 # ---- exports and reports ------------------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ class Settings:
         return self.path("landing")
 
     @property
+    def incoming_dir(self) -> str:
+        """The drop folder `qlake schedule` ingests from every hour (local: the sender copies files here)."""
+        return _env("QLAKE_INCOMING", str(Path(self.local_state_root, "incoming")))
+
+    @property
     def quarantine_dir(self) -> str:
         return self.path("quarantine")
 

@@ -22,11 +22,8 @@ def drop_tables(spark, cfg, *names: str) -> None:
     """Drop tables from the metastore and delete their Delta folders (a fresh start for one test module)."""
     from qlake import catalog
 
-    catalog.forget_ensured()
     for name in names:
-        spark.sql(f"DROP TABLE IF EXISTS {name}")
-        db, table = name.split(".")
-        shutil.rmtree(cfg.table_location(db, table), ignore_errors=True)
+        catalog.drop_table(spark, cfg, name)
 
 
 def reset_lake(spark, cfg) -> None:

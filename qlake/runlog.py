@@ -1,0 +1,126 @@
+"""`ops.job_runs`: one row per job run — who ran, when, how it ended, rows in/out, Delta versions written."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pyspark.sql import SparkSession
+
+from qlake import catalog, ops
+from qlake.catalog import TableSpec
+from qlake.config import Settings
+
+JOB_RUNS = TableSpec(
+    name="ops.job_runs",
+    columns=(
+        "run_id STRING NOT NULL, job STRING NOT NULL, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, "
+        "status STRING NOT NULL, rows_in BIGINT, rows_out BIGINT, rows_quarantined BIGINT, "
+        "delta_versions STRING, error STRING"
+    ),
+    comment="every job run: status succeeded | failed | skipped, counts, Delta versions written, error",
+)
+SCHEMA = ("run_id string, job string, started_at timestamp, ended_at timestamp, status string, rows_in bigint, "
+          "rows_out bigint, rows_quarantined bigint, delta_versions string, error string")
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    job: str
+    started_at: datetime
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    status: str = "succeeded"
+    error: str | None = None
+    versions_before: dict = field(default_factory=dict)
+
+    def add(self, rows_in: int = 0, rows_out: int = 0, rows_quarantined: int = 0) -> None:
+        self.rows_in += rows_in
+        self.rows_out += rows_out
+        self.rows_quarantined += rows_quarantined
+
+
+def table_versions(spark: SparkSession, cfg: Settings) -> dict[str, int]:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    versions = {}
+    for name in catalog.all_tables(spark):
+        try:
+            versions[name] = DeltaTable(cfg.table_location(*name.split("."))).version()
+        except TableNotFoundError:
+            continue
+    return versions
+
+
+def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datetime | None,
+          versions: dict | None = None) -> None:
+    row = {
+        "run_id": record.run_id, "job": record.job, "started_at": record.started_at, "ended_at": ended_at,
+        "status": record.status, "rows_in": record.rows_in, "rows_out": record.rows_out,
+        "rows_quarantined": record.rows_quarantined,
+        "delta_versions": json.dumps(versions or {}, sort_keys=True), "error": record.error,
+    }
+    catalog.append(spark, spark.createDataFrame([row], SCHEMA), JOB_RUNS, cfg)
+
+
+@contextmanager
+def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = None):
+    """Run a job body and log it, failed or not; the exception still propagates."""
+    record = RunRecord(run_id or ops.new_run_id(job), job, ops.utcnow())
+    record.versions_before = table_versions(spark, cfg)
+    try:
+        yield record
+    except BaseException as exc:  # noqa: BLE001 - record every way a run can end, then re-raise
+        record.status = "failed"
+        record.error = f"{type(exc).__name__}: {exc}"[:4000] if str(exc) else traceback.format_exc(limit=3)[-4000:]
+        raise
+    finally:
+        after = table_versions(spark, cfg)
+        written = {t: v for t, v in after.items() if record.versions_before.get(t) != v and t != JOB_RUNS.name}
+        write(spark, cfg, record, ops.utcnow(), written)
+
+
+def record_skipped(spark: SparkSession, cfg: Settings, job: str, reason: str) -> None:
+    now = ops.utcnow()
+    record = RunRecord(ops.new_run_id(job), job, now, status="skipped", error=reason)
+    write(spark, cfg, record, now)
+
+
+@contextmanager
+def job_lock(cfg: Settings, job: str):
+    """Hold ``run/<job>.lock`` for the block; yields False at once when another run holds it (any process)."""
+    import fcntl
+    from pathlib import Path
+
+    path = Path(cfg.run_dir, f"{job}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def last_runs(cfg: Settings, job: str | None = None) -> list[dict]:
+    """ops.job_runs read straight from Delta (no engine needed: the scheduler reads it between runs)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        rows = DeltaTable(JOB_RUNS.location(cfg)).to_pyarrow_table().to_pylist()
+    except TableNotFoundError:
+        return []
+    if job:
+        rows = [r for r in rows if r["job"] == job]
+    return sorted(rows, key=lambda r: r["started_at"])
