@@ -38,6 +38,9 @@ class Broker(Service):
     def __init__(self, settings: Settings):
         super().__init__("broker", settings.kafka_port, settings)
 
+    def signature(self) -> str:
+        return f"--data-dir {self.settings.kafka_dir}"
+
     def prepare(self) -> None:
         Path(self.settings.kafka_dir).mkdir(parents=True, exist_ok=True)
 

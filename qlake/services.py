@@ -116,9 +116,38 @@ class Service:
 
     startup_timeout: float = 120.0
 
+    def signature(self) -> str | None:
+        """A string only this instance's command line contains (its config/data folder), to find it by."""
+        return None
+
+    def _adopt_orphan(self) -> int | None:
+        """A process of this very service whose starter died before recording it (e.g. SIGKILL mid-start)."""
+        mark = self.signature()
+        if not mark:
+            return None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if mark in cmdline and pid_alive(int(entry.name)):
+                return int(entry.name)
+        return None
+
     def up(self) -> str:
         if self.running():
             return f"{self.name}: already running (pid {self.pid()}, port {self.port})"
+        pid = self.pid() or self._adopt_orphan()
+        if pid is not None:
+            # Started by a process that died (or is still starting): wait for it rather than start a twin.
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(str(pid))
+            if wait_for_port(self.settings.host, self.port, self.startup_timeout, lambda: pid_alive(pid)):
+                self.after_start()
+                return f"{self.name}: adopted running instance (pid {pid}, port {self.port})"
+            self.down()
         if port_open(self.settings.host, self.port):
             raise ServiceError(
                 f"{self.name}: port {self.settings.host}:{self.port} is taken by another process; "
@@ -226,6 +255,9 @@ class Metastore(Service):
     @property
     def conf_dir(self) -> Path:
         return Path(self.settings.run_dir, "metastore-conf")
+
+    def signature(self) -> str:
+        return f"{self.conf_dir}"
 
     def prepare(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
