@@ -70,6 +70,7 @@ class FileOutcome:
 class IngestReport:
     batch_id: str
     files: list[FileOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[FileOutcome]:
@@ -87,6 +88,7 @@ class IngestReport:
             "batch_id": self.batch_id,
             "rows_added": self.rows_added,
             "files": counts,
+            "warnings": self.warnings,
             "details": [asdict(f) for f in self.files],
         }
 
@@ -114,6 +116,21 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 def _natural_key(path: Path) -> list:
     """group10 sorts after group9."""
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]
+
+
+def incomplete_groups(files: list[Path]) -> list[str]:
+    """Warn about a delivery folder that holds some file kinds but not all three (the hourly group is three)."""
+    by_folder: dict[Path, set[str]] = {}
+    for path in files:
+        for kind in FILE_KINDS:
+            if kind.matches(path.name):
+                by_folder.setdefault(path.parent, set()).add(kind.kind)
+    return [
+        f"{folder}: no {', '.join(sorted({k.kind for k in FILE_KINDS} - kinds))} file in this delivery; "
+        "rows that need it are quarantined by silver until it arrives"
+        for folder, kinds in sorted(by_folder.items())
+        if kinds != {k.kind for k in FILE_KINDS}
+    ]
 
 
 def classify(file_name: str) -> RawFileKind:
@@ -316,7 +333,13 @@ class Ingestor:
         try:
             first = [r["_row_number"] for r in overlong.select("_row_number").orderBy("_row_number").limit(5).collect()]
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
-            raise RejectedFile(f"malformed CSV: {_engine_message(exc)}") from None
+            message = _engine_message(exc)
+            counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
+            if counts:  # the engine counts our sentinel column: say it in the delivered file's terms
+                raise RejectedFile(
+                    f"line {counts[1]} has {counts[2]} fields: more fields than the {len(kind.columns)}-column header"
+                ) from None
+            raise RejectedFile(f"malformed CSV: {message}") from None
         if first:
             raise RejectedFile(
                 f"{overlong.count()} row(s) have more fields than the {len(kind.columns)}-column header "
@@ -382,7 +405,7 @@ def ingest(spark: SparkSession, cfg: Settings, paths: Iterable[str | Path], *,
     """Ingest files and folders; never raises for a bad file (it is rejected and reported instead)."""
     files = discover(paths)
     ingestor = Ingestor(spark, cfg, batch_id)
-    report = IngestReport(ingestor.batch_id)
+    report = IngestReport(ingestor.batch_id, warnings=incomplete_groups(files))
     for path in files:
         outcome = ingestor.ingest_file(path)
         report.files.append(outcome)

@@ -128,6 +128,9 @@ def ingest_cmd(paths: tuple[str, ...], watch_dir: str | None, interval: float, o
         reports = [_with_progress(lambda cb: bronze_ingest.ingest(session, cfg, paths, on_file=cb), printer,
                                   total=len(bronze_ingest.discover(paths)), quiet=as_json)]
     rejected = sum(len(r.rejected) for r in reports)
+    for warning in (w for r in reports for w in r.warnings):
+        if not as_json:
+            click.echo(f"WARNING {warning}")
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], default=str))
     else:
@@ -186,6 +189,8 @@ def run_ingest(session, cfg, paths) -> int:
     from bronze import ingest as bronze_ingest
 
     report = bronze_ingest.ingest(session, cfg, paths, on_file=lambda o: click.echo(o.line()))
+    for warning in report.warnings:
+        click.echo(f"WARNING {warning}")
     click.echo(f"bronze: {report.rows_added} rows added; {len(report.rejected)} file(s) rejected")
     return len(report.rejected)
 
