@@ -10,7 +10,7 @@ from qlake.catalog import TableSpec
 TABLE = TableSpec(
     name="gold.dim_customer",
     columns="customer_key BIGINT NOT NULL, customer_id STRING NOT NULL, first_name STRING, last_name STRING, "
-            "valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL",
+            "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="customer versions; emails are left out of gold on purpose (personal data stays in silver)",
 )
 

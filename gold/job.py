@@ -29,7 +29,6 @@ from qlake import catalog, ops
 from qlake.config import Settings
 
 SILVER_SALES = "silver.sales_transactions"
-SILVER_CUSTOMERS = "silver.customers"
 DIMENSIONS = (dim_product, dim_customer, dim_branch, dim_sales_agent)
 MARKETING = (mkt_top_products, mkt_offer_redemptions, mkt_online_sales_by_city)
 
@@ -68,13 +67,7 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
     watermark = max(markers) if markers else None
     sales = spark.table(SILVER_SALES)
     if watermark:
-        past_watermark = F.col("_updated_at") > F.lit(watermark).cast("timestamp")
-        # A customer's history is re-derived when new sales arrive (late ones slot in between versions), so
-        # earlier sales of those customers may now belong to another version: re-key them too.
-        rekeyed = spark.table(SILVER_CUSTOMERS).where(past_watermark).select("customer_id").distinct()
-        sales = sales.where(past_watermark).unionByName(
-            sales.join(rekeyed, on="customer_id", how="left_semi")
-        ).dropDuplicates(["transaction_id"])
+        sales = sales.where(F.col("_updated_at") > F.lit(watermark).cast("timestamp"))
     new_watermark = sales.agg(F.max("_updated_at").alias("w"), F.count(F.lit(1)).alias("n")).first()
     _replace_if_changed(spark, cfg, dim_offer, report)
     if not new_watermark["n"]:

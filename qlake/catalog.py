@@ -133,13 +133,15 @@ def merge(
     keys: list[str],
     cfg: Settings | None = None,
     update_when_changed: list[str] | None = None,
+    atomic: bool = False,
 ) -> None:
     """Upsert ``df`` into the table on ``keys``: update existing keys whose tracked columns differ, insert new keys.
 
     ``update_when_changed`` (default: every non-key column) limits updates to rows that really changed, so a
-    re-run of the same input writes nothing. Done as a MERGE of the changed rows only, then an anti-join
-    INSERT of new keys: Sail's MERGE cost grows with matched rows x updated columns, and changes are rare.
-    Both steps are idempotent, so a crash between them heals on the next run.
+    re-run of the same input writes nothing. By default a MERGE of the changed rows only, then an anti-join
+    INSERT of new keys: Sail's MERGE cost grows with matched rows x updated columns, and changes are rare; both
+    steps are idempotent row by row, so a crash between them heals on the next run. ``atomic=True`` does it in
+    one MERGE commit, for tables whose rows depend on each other (SCD2: closing a version and opening the next).
     """
     ensure_table(spark, spec, cfg)
     columns = spec.column_names
@@ -151,6 +153,12 @@ def merge(
     select_cols = ", ".join(f"s.`{c}`" for c in columns)
     changed_view = None
     try:
+        if atomic:
+            update = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} " if sets else ""
+            insert_cols = ", ".join(f"`{c}`" for c in columns)
+            spark.sql(f"MERGE INTO {spec.name} t USING {source} s ON {on} {update}"
+                      f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})")
+            return
         if sets:
             changed_rows = spark.sql(f"SELECT {select_cols} FROM {source} s JOIN {spec.name} t ON {on} WHERE {changed}")
             if changed_rows.limit(1).count():

@@ -208,8 +208,18 @@ class Validator:
         return str(Path(self.cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site", "index.html"))
 
     def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None) -> list[RuleResult]:
-        """Validate ``df`` with the suite, store the result and refresh Data Docs; return per-rule results."""
-        gx = self.gx
+        """Validate ``df`` with the suite, store the result and refresh Data Docs; return per-rule results.
+
+        Validates the batch directly rather than through a ValidationDefinition/Checkpoint: those save the
+        suite back to the expectations store, i.e. rewrite the repo's JSON files on every run (and a run killed
+        mid-write would leave a truncated suite). The suite is only ever read here.
+        """
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
         suite = self.context.suites.get(suite_name)
         try:
             asset = self.datasource.get_asset(suite_name)
@@ -219,49 +229,40 @@ class Validator:
             batch_definition = asset.get_batch_definition("whole")
         except (KeyError, LookupError):
             batch_definition = asset.add_batch_definition_whole_dataframe("whole")
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{suite_name}_validation", data=batch_definition, suite=suite)
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        validation = batch.validate(suite, result_format="SUMMARY",
+                                    expectation_parameters=_gx_params(params or {}))
+        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now())
+        validation.meta["run_id"] = run_id
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+            run_id=run_id,
+            batch_identifier=batch.id,
         )
-        checkpoint = self.context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=f"{suite_name}_checkpoint",
-                validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-                result_format="SUMMARY",
-            )
-        )
-        from great_expectations.core.run_identifier import RunIdentifier
-
-        result = checkpoint.run(
-            batch_parameters={"dataframe": df},
-            expectation_parameters=_gx_params(params or {}),
-            run_id=RunIdentifier(run_name=run_name, run_time=datetime.now()),
-        )
+        self.context.validation_results_store.set(key, validation)
+        self.context.build_data_docs()
         out = []
-        for validation in result.run_results.values():
-            for r in validation.results:
-                meta = r.expectation_config.meta or {}
-                res = r.result or {}
-                evaluated = res.get("element_count")
-                if evaluated is not None and res.get("missing_count") and "not_be_null" not in r.expectation_config.type:
-                    evaluated -= res["missing_count"]
-                failed = res.get("unexpected_count")
-                if failed is None:  # aggregate expectations report an observed value, not a count
-                    failed = 0 if r.success else 1
-                out.append(
-                    RuleResult(
-                        rule=meta.get("rule", r.expectation_config.type),
-                        action=meta.get("action", "warn"),
-                        evaluated=int(evaluated if evaluated is not None else 0),
-                        failed=int(failed),
-                        success=bool(r.success),
-                        expectation_type=r.expectation_config.type,
-                        column=r.expectation_config.kwargs.get("column"),
-                        examples=list(res.get("partial_unexpected_list") or [])[:5],
-                    )
+        for r in validation.results:
+            meta = r.expectation_config.meta or {}
+            res = r.result or {}
+            evaluated = res.get("element_count")
+            if evaluated is not None and res.get("missing_count") and "not_be_null" not in r.expectation_config.type:
+                evaluated -= res["missing_count"]
+            failed = res.get("unexpected_count")
+            if failed is None:  # aggregate expectations report an observed value, not a count
+                failed = 0 if r.success else 1
+            out.append(
+                RuleResult(
+                    rule=meta.get("rule", r.expectation_config.type),
+                    action=meta.get("action", "warn"),
+                    evaluated=int(evaluated if evaluated is not None else 0),
+                    failed=int(failed),
+                    success=bool(r.success),
+                    expectation_type=r.expectation_config.type,
+                    column=r.expectation_config.kwargs.get("column"),
+                    examples=list(res.get("partial_unexpected_list") or [])[:5],
                 )
-            if r is not None and not validation.results:
-                pass
+            )
         return out
 
 

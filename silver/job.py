@@ -12,7 +12,8 @@ from qlake import catalog, ops
 from qlake.config import Settings
 from qlake.quality import Validator
 from silver import branches, customers, products, sales_agents, sales_transactions
-from silver.pipeline import Accounting, SilverContext
+from bronze import sales_transactions as bronze_transactions
+from silver.pipeline import Accounting, SilverContext, record_run
 
 
 @dataclass
@@ -47,9 +48,11 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
     try:
         branches.run(ctx)
         sales_agents.run(ctx)
-        _, written = sales_transactions.run(ctx)
+        accounting, written, consumed = sales_transactions.run(ctx)
         products.run(ctx, written)
         customers.run(ctx, written)
+        if consumed:
+            record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
     finally:
         dq_rows = _store_dq_results(ctx)  # a failed run's rule counts are the most useful ones
         catalog.drop_scratch(cfg, run_id)

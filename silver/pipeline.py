@@ -20,6 +20,9 @@ from qlake.catalog import TableSpec
 from qlake.config import Settings
 from qlake.quality import RuleResult, Validator, flag_rows, raise_for_failures
 
+# A member's first version is valid from here, so facts dated before its first delivery still find it.
+BEGINNING_OF_TIME = datetime(1900, 1, 1)
+
 QUARANTINE_COLUMNS = (
     "failed_rules ARRAY<STRING> NOT NULL, raw_row STRING NOT NULL, _source_file STRING NOT NULL, "
     "_source_sha256 STRING NOT NULL, _row_number BIGINT NOT NULL, _batch_id STRING, run_id STRING NOT NULL, "
@@ -161,30 +164,68 @@ def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
 
 
 def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str], effective: str,
-                  order_tiebreak: list[str], floor: datetime | date | None = None) -> DataFrame:
+                  order_tiebreak: list, floor: datetime | date | None = None) -> DataFrame:
     """Type-2 history from observations of (keys, attributes) at ``effective`` times.
 
     Consecutive observations with the same attributes collapse into one version; a version lasts until the
-    next one starts (``valid_to`` exclusive, NULL while current). With ``floor``, a key's first version is valid
-    from then, so facts older than the first delivery still find a version.
+    next one starts (``valid_to`` exclusive, NULL while current). With ``floor``, a *new* key's first version
+    is valid from then, so facts older than its first delivery still find it; an observation flagged
+    ``_is_stored`` (a version already in the table) keeps its own ``valid_from``.
     """
-    by_time = Window.partitionBy(*keys).orderBy(F.col(effective), *[F.col(c) for c in order_tiebreak])
+    by_time = Window.partitionBy(*keys).orderBy(
+        F.col(effective), *[F.col(c) if isinstance(c, str) else c for c in order_tiebreak]
+    )
     hashed = observations.withColumn(
         "_attr_hash", F.sha2(F.to_json(F.struct(*[F.col(c) for c in attributes])), 256)
     ).withColumn("_prev_hash", F.lag("_attr_hash").over(by_time))
     starts = hashed.where(F.col("_prev_hash").isNull() | (F.col("_prev_hash") != F.col("_attr_hash")))
-    by_start = Window.partitionBy(*keys).orderBy(F.col(effective), *[F.col(c) for c in order_tiebreak])
     versions = (
-        starts.withColumn("valid_to", F.lead(effective).over(by_start))
-        .withColumn("_version", F.row_number().over(by_start))
+        starts.withColumn("valid_to", F.lead(effective).over(by_time))
+        .withColumn("_version", F.row_number().over(by_time))
         .withColumn("valid_from", F.col(effective))
     )
     if floor is not None:
+        stored = F.coalesce(F.col("_is_stored"), F.lit(False)) if "_is_stored" in observations.columns else F.lit(False)
         versions = versions.withColumn(
-            "valid_from", F.when(F.col("_version") == 1, F.lit(floor).cast(versions.schema[effective].dataType))
-            .otherwise(F.col("valid_from"))
+            "valid_from",
+            F.when((F.col("_version") == 1) & ~stored, F.lit(floor).cast(versions.schema[effective].dataType))
+            .otherwise(F.col("valid_from")),
         )
     return versions.withColumn("is_current", F.col("valid_to").isNull()).drop("_prev_hash")
+
+
+def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[str], surrogate_key: str,
+               delivered: DataFrame, extra: list[str] | None = None) -> tuple[int, int]:
+    """Add delivered observations to an SCD2 table; returns (new versions, versions closed).
+
+    Only current rows take part: each touched key's current version plus its new observations (one per
+    delivery, ``_effective`` = delivery time) are collapsed into versions. A MERGE on the surrogate key then
+    closes the old current row and inserts the new ones, so the cost follows the batch, not the history.
+    """
+    extra = extra or []
+    current = ctx.spark.table(spec.name).where(F.col("is_current")).join(
+        delivered.select(key).distinct(), on=key, how="left_semi"
+    )
+    observations = current.select(
+        key, *attributes, F.col("valid_from").alias("_effective"), *extra, F.lit(True).alias("_is_stored")
+    ).unionByName(delivered.select(key, *attributes, "_effective", *extra, F.lit(False).alias("_is_stored")))
+    # On a tie (the same delivery processed again after a crash) the stored version comes first and absorbs it.
+    versions = scd2_versions(observations, [key], attributes, "_effective", [F.col("_is_stored").desc(), *extra],
+                             floor=BEGINNING_OF_TIME)
+    rows = versions.select(
+        F.xxhash64(F.col(key), F.col("valid_from")).alias(surrogate_key),
+        key, *attributes, "valid_from", "valid_to", "is_current", *extra,
+        F.lit(ctx.now).cast("timestamp").alias("_updated_at"),
+    )
+    existing = ctx.spark.table(spec.name).select(surrogate_key)
+    new_versions = rows.join(existing, on=surrogate_key, how="left_anti").count()
+    closed = rows.where(~F.col("is_current")).join(
+        current.select(surrogate_key), on=surrogate_key, how="left_semi"
+    ).count()
+    if new_versions or closed:
+        catalog.merge(ctx.spark, rows, spec, keys=[surrogate_key], cfg=ctx.cfg,
+                      update_when_changed=["valid_to", "is_current"], atomic=True)
+    return new_versions, closed
 
 
 def record_run(ctx: SilverContext, consumer: str, source: str, markers: dict[str, int], acct: Accounting) -> None:
@@ -221,10 +262,6 @@ class Scd2Dimension:
         return self.spec.table
 
 
-# A member's first version is valid from here, so facts dated before its first delivery still find it.
-BEGINNING_OF_TIME = datetime(1900, 1, 1)
-
-
 def run_scd2_dimension(ctx: SilverContext, dim: Scd2Dimension, staged_of) -> Accounting:
     """Process new deliveries of ``dim``: validate, quarantine, add versions for changed attributes only."""
     catalog.ensure_table(ctx.spark, dim.spec, ctx.cfg)
@@ -235,29 +272,15 @@ def run_scd2_dimension(ctx: SilverContext, dim: Scd2Dimension, staged_of) -> Acc
     flagged = validate(ctx, staged_of(new.df), dim.table, dim.suite)
     acct.rows_in = sum(new.markers.values())
     acct.quarantined = quarantine(ctx, flagged, dim.table)
-    lineage = ["_source_file", "_row_number"]
     good = flagged.where(~is_quarantined())
     good_rows = good.count()
     delivered = latest_per_key(good, [dim.key, "_source_sha256"]).select(
-        dim.key, *dim.attributes, F.col("_ingested_at").alias("_effective"), *lineage
+        dim.key, *dim.attributes, F.col("_ingested_at").alias("_effective"), "_source_file", "_row_number"
     )
-    existing = ctx.spark.table(dim.spec.name)
-    known = existing.select(dim.key, *dim.attributes, F.col("valid_from").alias("_effective"), *lineage)
-    versions = scd2_versions(known.unionByName(delivered), [dim.key], list(dim.attributes), "_effective",
-                             ["_source_file", "_row_number"], floor=BEGINNING_OF_TIME)
-    now = F.lit(ctx.now).cast("timestamp")
-    table = versions.select(
-        F.xxhash64(F.col(dim.key), F.col("valid_from")).alias(dim.surrogate_key),
-        dim.key, *dim.attributes, "valid_from", "valid_to", "is_current", *lineage,
-        now.alias("_updated_at"),
-    )
-    compare = [dim.surrogate_key, "valid_to", "is_current"]
-    new_versions = table.join(existing.select(dim.surrogate_key), on=dim.surrogate_key, how="left_anti").count()
-    changed = table.select(*compare).exceptAll(existing.select(*compare)).count()
-    if changed:
-        catalog.overwrite(ctx.spark, table, dim.spec, ctx.cfg)
+    new_versions, closed = apply_scd2(ctx, dim.spec, dim.key, list(dim.attributes), dim.surrogate_key,
+                                      delivered, extra=["_source_file", "_row_number"])
     acct.inserted = new_versions
-    acct.conflicting_redeliveries = changed - new_versions  # versions closed by a changed re-delivery
+    acct.conflicting_redeliveries = closed  # versions closed by a changed re-delivery
     acct.duplicates = good_rows - acct.inserted
     record_run(ctx, dim.spec.name, dim.bronze.name, new.markers, acct)
     return acct

@@ -25,7 +25,6 @@ from silver.pipeline import (
     new_bronze_rows,
     quarantine,
     raw_struct,
-    record_run,
     validate,
 )
 
@@ -127,13 +126,15 @@ def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
     )
 
 
-def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None]:
-    """Process new bronze transactions; returns the accounting and the written batch (for customers/products)."""
+def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int]]:
+    """Process new bronze transactions; returns the accounting, the written batch (for customers/products) and
+    the consumed file hashes. The caller records them with :func:`record_run` once the tables derived from the
+    batch are written too: a crash before that re-processes the batch, and every step is idempotent."""
     catalog.ensure_table(ctx.spark, TABLE, ctx.cfg)
     new = new_bronze_rows(ctx, TABLE.name, bronze_transactions.TABLE)
     acct = Accounting(TABLE.name)
     if new.empty:
-        return acct, None
+        return acct, None, {}
     prepared = fill_missing_cities(ctx, with_reference_checks(ctx, staged(new.df)))
     flagged = validate(ctx, prepared, TABLE.table, SUITE)
     acct.rows_in = sum(new.markers.values())
@@ -171,5 +172,4 @@ def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None]:
         raise AccountingError(
             f"{TABLE.name}: MERGE added {rows_after - rows_before} rows, expected {acct.inserted} new keys"
         )
-    record_run(ctx, TABLE.name, bronze_transactions.TABLE.name, new.markers, acct)
-    return acct, latest
+    return acct, latest, new.markers

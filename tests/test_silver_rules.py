@@ -129,3 +129,21 @@ def test_fail_rule_stops_the_run_and_writes_nothing(first_run, spark, cfg, tmp_p
     with pytest.raises(DataQualityFailure, match="transaction_dates_mostly_parse"):
         job.run(spark, cfg)
     assert DeltaTable(cfg.table_location("silver", "sales_transactions")).version() == version
+
+
+def test_runs_never_write_the_suites(first_run, cfg):
+    """GX must only read expectations/: a run that rewrote them could leave a truncated suite when killed."""
+    import subprocess
+
+    changed = subprocess.run(["git", "status", "--porcelain", "--", cfg.expectations_dir], capture_output=True,
+                             text=True, cwd=cfg.expectations_dir).stdout
+    assert changed.strip() == ""
+
+
+def test_data_docs_built(first_run):
+    from pathlib import Path
+
+    index = Path(first_run.data_docs)
+    assert index.is_file()
+    pages = list(index.parent.rglob("*.html"))
+    assert any("silver_sales_transactions" in str(p) for p in pages)

@@ -24,8 +24,11 @@ from helpers import reset_lake
 
 BIN = Path(sys.executable).parent
 KILLS = int(os.environ.get("QLAKE_CRASH_KILLS", "10"))
+# Delivery times differ between two lakes, and so do the surrogate keys derived from them (versions start at a
+# delivery): facts are compared through the natural attributes those keys resolve to.
 VOLATILE = {"_updated_at", "_run_id", "run_id", "quarantined_at", "_ingested_at", "_batch_id", "_source_file",
-            "_ingest_date", "valid_from", "valid_to", "branch_sk", "sales_agent_sk", "branch_key", "sales_agent_key"}
+            "_ingest_date", "valid_from", "valid_to", "branch_sk", "sales_agent_sk", "customer_sk", "branch_key",
+            "sales_agent_key", "customer_key"}
 GOLD = ["fact_sales", "dim_product", "dim_customer", "dim_date", "dim_offer", "mkt_top_products",
         "mkt_offer_redemptions", "mkt_online_sales_by_city"]
 
@@ -40,6 +43,16 @@ def _table(location: str):
     from deltalake import DeltaTable
 
     df = DeltaTable(location).to_pandas()
+    if location.rstrip("/").endswith("fact_sales"):
+        gold = Path(location).parent
+        dims = {
+            "customer_key": ("dim_customer", ["customer_id", "first_name", "last_name"]),
+            "branch_key": ("dim_branch", ["branch_id", "location"]),
+            "sales_agent_key": ("dim_sales_agent", ["sales_agent_id", "sales_agent_name"]),
+        }
+        for key, (dim, natural) in dims.items():
+            lookup = DeltaTable(str(gold / dim)).to_pandas()[[key, *natural]]
+            df = df.merge(lookup, on=key, how="left", validate="many_to_one")
     keep = sorted(c for c in df.columns if c not in VOLATILE)
     return df[keep].sort_values(keep).reset_index(drop=True)
 
