@@ -268,21 +268,10 @@ class Ingestor:
         self.seen: set[tuple[str, str]] = {(r.source_path, r.sha256) for r in rows}
         self.seen |= {(r.source_path, r.sha256) for r in rejected}
         self.ingested: dict[str, str] = {r.sha256: r.landing_path for r in rows if r.status == "ingested"}
-        self._committed_cache: dict[str, dict[str, int]] = {}
 
-    def _committed_without_manifest(self, kind: RawFileKind) -> dict[str, int]:
-        """Content hashes whose rows are in the bronze table but not in the manifest (an interrupted run)."""
-        if kind.kind not in self._committed_cache:
-            counts = (
-                self.spark.table(kind.table.name)
-                .groupBy("_source_sha256")
-                .agg(F.count(F.lit(1)).alias("n"), F.first("_source_file").alias("landing"))
-                .collect()
-            )
-            self._committed_cache[kind.kind] = {
-                r["_source_sha256"]: (r["n"], r["landing"]) for r in counts if r["_source_sha256"] not in self.ingested
-            }
-        return self._committed_cache[kind.kind]
+    def _committed_rows(self, kind: RawFileKind, sha: str) -> int:
+        """Rows of this content already in the bronze table (an interrupted run committed them, then died)."""
+        return catalog.rows_with_value(self.spark, kind.table, self.cfg, "_source_sha256", sha)
 
     def ingest_file(self, path: Path) -> FileOutcome:
         source_path = str(path.resolve())
@@ -301,9 +290,11 @@ class Ingestor:
                          landing=None, duplicate_of=self.ingested[sha])
             return FileOutcome(source_path, "duplicate", kind.kind, sha256=sha)
 
-        recovered = self._committed_without_manifest(kind).get(sha)
+        recovered = self._committed_rows(kind, sha)
         if recovered:
-            rows, landing = recovered
+            rows = recovered
+            landing = self.spark.table(kind.table.name).where(F.col("_source_sha256") == sha) \
+                .select("_source_file").first()["_source_file"]
             self._record(kind, path, source_path, sha, size, rows=rows, status="ingested", landing=landing)
             return FileOutcome(source_path, "recovered", kind.kind, rows_added=rows, landing_path=landing,
                                sha256=sha)
@@ -328,10 +319,10 @@ class Ingestor:
         return dest
 
     def _append_rows(self, kind: RawFileKind, landing: str, sha: str, at: datetime) -> int:
-        numbered = number_rows(read_raw(self.spark, landing, kind))
-        overlong = numbered.where(F.col(_EXTRA_FIELD).isNotNull())
+        raw = read_raw(self.spark, landing, kind)
+        overlong = raw.where(F.col(_EXTRA_FIELD).isNotNull())
         try:
-            first = [r["_row_number"] for r in overlong.select("_row_number").orderBy("_row_number").limit(5).collect()]
+            bad_rows = overlong.limit(1).count()
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
             message = _engine_message(exc)
             counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
@@ -340,16 +331,19 @@ class Ingestor:
                     f"line {counts[1]} has {counts[2]} fields: more fields than the {len(kind.columns)}-column header"
                 ) from None
             raise RejectedFile(f"malformed CSV: {message}") from None
-        if first:
+        numbered = number_rows(raw)
+        if bad_rows:
+            where = numbered.where(F.col(_EXTRA_FIELD).isNotNull())
+            first = [r["_row_number"] for r in where.select("_row_number").orderBy("_row_number").limit(5).collect()]
             raise RejectedFile(
-                f"{overlong.count()} row(s) have more fields than the {len(kind.columns)}-column header "
+                f"{where.count()} row(s) have more fields than the {len(kind.columns)}-column header "
                 f"(first at data rows {first})"
             )
         rows = with_lineage(numbered, kind, landing_path=landing, sha256=sha, batch_id=self.batch_id,
                             ingested_at=at)
+        count = raw.count()  # every parsed row is appended; the landed file does not change
         catalog.append(self.spark, rows, kind.table, self.cfg)
-        # Count what was committed (the landed file is immutable, so this is the appended row count).
-        return self.spark.table(kind.table.name).where(F.col("_source_sha256") == sha).count()
+        return count
 
     def _record(self, kind: RawFileKind, path: Path, source_path: str, sha: str, size: int, *, rows: int,
                 status: str, landing: str | None, duplicate_of: str | None = None) -> None:

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from qlake.config import Settings, settings as load_settings
 
@@ -217,6 +218,37 @@ def delta_version(spec: TableSpec, cfg: Settings | None = None) -> int | None:
         return DeltaTable(spec.location(cfg)).version()
     except TableNotFoundError:
         return None
+
+
+def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column: str, value: str) -> int:
+    """How many rows have ``column = value``, answered from the Delta log's file statistics when they can.
+
+    Files whose min/max exclude the value are skipped, files holding only that value are counted from their
+    statistics; only files whose range straddles it (after compaction) are read, with the filter pushed down.
+    """
+    import pyarrow as pa
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
+    except TableNotFoundError:
+        return 0
+    low, high = f"min.{column}", f"max.{column}"
+    if actions.num_rows and low in actions.column_names and "num_records" in actions.column_names:
+        exact, ambiguous = 0, False
+        for row in actions.select([low, high, "num_records"]).to_pylist():
+            if row[low] is None or row[high] is None or row["num_records"] is None:
+                ambiguous = True
+            elif row[low] == row[high] == value:
+                exact += row["num_records"]
+            elif row[low] <= value <= row[high]:
+                ambiguous = True
+        if not ambiguous:
+            return exact
+    elif actions.num_rows == 0:
+        return 0
+    return spark.table(spec.name).where(F.col(column) == value).count()
 
 
 def delta_history(spec: TableSpec, cfg: Settings | None = None, limit: int | None = None) -> list[dict]:

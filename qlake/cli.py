@@ -242,6 +242,9 @@ def hourly(session, cfg, incoming: str | None) -> int:
 def _hourly_locked(session, cfg, incoming: str | None) -> int:
     from qlake import runlog
 
+    from silver import job as silver_job
+
+    silver_job.preload()
     with runlog.recorded(session, cfg, "hourly") as record:
         rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
         silver = run_silver(session, cfg)

@@ -122,17 +122,21 @@ def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> New
 
 
 def validate(ctx: SilverContext, staged: DataFrame, table: str, suite: str) -> DataFrame:
-    """Run the table's GX suite on the staged batch (stop on a broken ``fail`` rule) and flag rows per rule.
+    """Flag each row with the rules it breaks, run the table's GX suite on the batch (stop on a broken ``fail``
+    rule) and return the flagged batch.
 
-    The staged batch is materialized first: GX runs dozens of metric queries over it.
+    The flagged batch is materialized once: GX runs dozens of metric queries over it, and quarantine, dedup and
+    the counts read it again.
     """
     scratch = f"{ctx.run_id}/{table}"
     ctx.scratch.append(scratch)
-    staged = catalog.materialize(ctx.spark, staged, ctx.cfg, scratch)
-    results = ctx.validator.validate(staged, suite, ctx.run_id, ctx.params)
+    flagged = catalog.materialize(
+        ctx.spark, flag_rows(staged, ctx.validator.rules(suite), ctx.params), ctx.cfg, scratch
+    )
+    results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params)
     ctx.dq_results.extend((table, r) for r in results)
     raise_for_failures(table, results)
-    return flag_rows(staged, ctx.validator.rules(suite), ctx.params)
+    return flagged
 
 
 def is_quarantined() -> Column:

@@ -144,7 +144,10 @@ def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int
     versions_per_key = good.groupBy(KEY).agg(
         F.count(F.lit(1)).alias("deliveries"), F.countDistinct("_row_hash").alias("contents")
     )
-    latest = latest_per_key(good, [KEY])
+    # Written to scratch once: the merge, the counts, products and customers all read this batch.
+    scratch = f"{ctx.run_id}/{TABLE.table}_latest"
+    ctx.scratch.append(scratch)
+    latest = catalog.materialize(ctx.spark, latest_per_key(good, [KEY]), ctx.cfg, scratch)
     existing = ctx.spark.table(TABLE.name).select(KEY, F.col("_row_hash").alias("_existing_hash"))
     compared = latest.select(KEY, "_row_hash").join(existing, on=KEY, how="left")
     counts = compared.agg(
