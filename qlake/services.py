@@ -120,21 +120,27 @@ class Service:
         """A string only this instance's command line contains (its config/data folder), to find it by."""
         return None
 
-    def _adopt_orphan(self) -> int | None:
-        """A process of this very service whose starter died before recording it (e.g. SIGKILL mid-start)."""
+    def _instances(self) -> list[int]:
+        """Live processes of this very service (its config/data folder on their command line)."""
         mark = self.signature()
         if not mark:
-            return None
+            return []
+        found = []
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
             if mark in cmdline and pid_alive(int(entry.name)):
-                return int(entry.name)
-        return None
+                found.append(int(entry.name))
+        return found
+
+    def _adopt_orphan(self) -> int | None:
+        """A process of this very service whose starter died before recording it (e.g. SIGKILL mid-start)."""
+        instances = self._instances()
+        return instances[0] if instances else None
 
     def up(self) -> str:
         if self.running():
@@ -178,11 +184,15 @@ class Service:
 
     def down(self) -> str:
         pid = self.pid()
-        if pid is None:
+        # Instances whose starter was killed before it wrote the PID file are ours too (same folder).
+        strays = [p for p in self._instances() if p != pid]
+        if pid is None and not strays:
             self.pid_file.unlink(missing_ok=True)
             return f"{self.name}: not running"
         # Collect descendants first: a wrapper (noida-db) leaves its child binary running when it dies.
-        pids = [pid, *_descendants(pid)]
+        roots = ([pid] if pid is not None else []) + strays
+        pids = [p for root in roots for p in (root, *_descendants(root))]
+        pid = pid if pid is not None else strays[0]
         for p in pids:
             _signal(p, signal.SIGTERM)
         deadline = time.monotonic() + 20
