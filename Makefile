@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= $(CURDIR)/lake
 SAMPLE ?= $(CURDIR)/../shared/data/raw
 
-.PHONY: install demo test bench clean services-down
+.PHONY: install demo test bench bench-stream clean services-down
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -25,7 +25,10 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.stream; exit $$status
+
+bench-stream: install
+	$(BIN)/python -m bench.stream
 
 services-down:
 	QLAKE_HOME=$(DEMO_HOME) $(BIN)/qlake services down

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from gold._members import NOT_APPLICABLE, with_not_applicable
 from qlake.catalog import TableSpec
+from silver import branches
 
 TABLE = TableSpec(
     name="gold.dim_branch",
@@ -15,17 +15,12 @@ TABLE = TableSpec(
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="branch versions; branch_key -1 = online (no branch), so every fact row joins",
 )
-NOT_APPLICABLE = -1
+__all__ = ["NOT_APPLICABLE", "TABLE", "build"]
 
 
 def build(spark: SparkSession) -> DataFrame:
-    online = spark.createDataFrame(
-        [(NOT_APPLICABLE, None, "Online (no branch)", None, None, datetime(1900, 1, 1), None, True)],
-        "branch_key bigint, branch_id int, location string, establish_date date, class string, "
-        "valid_from timestamp, valid_to timestamp, is_current boolean",
-    )
-    versions = spark.table("silver.branches").select(
+    versions = spark.table(branches.TABLE.name).select(
         F.col("branch_sk").alias("branch_key"), "branch_id", "location", "establish_date", "class",
         "valid_from", "valid_to", "is_current",
     )
-    return versions.unionByName(online)
+    return with_not_applicable(spark, versions, "branch_key", "location", "Online (no branch)")

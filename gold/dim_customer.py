@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from qlake.catalog import TableSpec
+from silver import customers
 
 TABLE = TableSpec(
     name="gold.dim_customer",
@@ -16,7 +17,7 @@ TABLE = TableSpec(
 
 
 def build(spark: SparkSession) -> DataFrame:
-    return spark.table("silver.customers").select(
+    return spark.table(customers.TABLE.name).select(
         F.col("customer_sk").alias("customer_key"), "customer_id", "first_name", "last_name",
         "valid_from", "valid_to", "is_current",
     )

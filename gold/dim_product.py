@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from qlake.catalog import TableSpec
+from silver import products
 
 TABLE = TableSpec(
     name="gold.dim_product",
@@ -16,6 +17,6 @@ TABLE = TableSpec(
 
 
 def build(spark: SparkSession) -> DataFrame:
-    return spark.table("silver.products").select(
+    return spark.table(products.TABLE.name).select(
         F.col("product_id").alias("product_key"), "product_id", "product_name", "product_category", "list_price"
     )

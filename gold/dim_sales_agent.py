@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from gold._members import NOT_APPLICABLE, with_not_applicable
 from qlake.catalog import TableSpec
+from silver import sales_agents
 
 TABLE = TableSpec(
     name="gold.dim_sales_agent",
@@ -15,17 +15,12 @@ TABLE = TableSpec(
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="sales agent versions; sales_agent_key -1 = online (no agent), so every fact row joins",
 )
-NOT_APPLICABLE = -1
+__all__ = ["NOT_APPLICABLE", "TABLE", "build"]
 
 
 def build(spark: SparkSession) -> DataFrame:
-    online = spark.createDataFrame(
-        [(NOT_APPLICABLE, None, "Online (no agent)", None, datetime(1900, 1, 1), None, True)],
-        "sales_agent_key bigint, sales_agent_id int, sales_agent_name string, hire_date date, "
-        "valid_from timestamp, valid_to timestamp, is_current boolean",
-    )
-    versions = spark.table("silver.sales_agents").select(
+    versions = spark.table(sales_agents.TABLE.name).select(
         F.col("sales_agent_sk").alias("sales_agent_key"), "sales_agent_id", F.col("name").alias("sales_agent_name"),
         "hire_date", "valid_from", "valid_to", "is_current",
     )
-    return versions.unionByName(online)
+    return with_not_applicable(spark, versions, "sales_agent_key", "sales_agent_name", "Online (no agent)")

@@ -27,8 +27,9 @@ from gold import (
 )
 from qlake import catalog, ops
 from qlake.config import Settings
+from silver import sales_transactions
 
-SILVER_SALES = "silver.sales_transactions"
+SILVER_SALES = sales_transactions.TABLE.name
 DIMENSIONS = (dim_product, dim_customer, dim_branch, dim_sales_agent)
 MARKETING = (mkt_top_products, mkt_offer_redemptions, mkt_online_sales_by_city)
 

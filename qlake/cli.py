@@ -481,6 +481,18 @@ def sql_cmd(query: str, fmt: str, limit: int) -> None:
     print_rows(df.columns, [list(r) for r in rows], fmt)
 
 
+def _register_streaming() -> None:
+    """`qlake produce`, `qlake stream [status]`, `qlake report stream` live in the streaming package."""
+    from streaming import cli as streaming_cli
+
+    main.add_command(streaming_cli.produce, "produce")
+    main.add_command(streaming_cli.stream, "stream")
+    report_group.add_command(streaming_cli.report_stream, "stream")
+
+
+_register_streaming()
+
+
 def run() -> None:  # pragma: no cover - console entry point alias
     main()
 

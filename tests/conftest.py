@@ -72,3 +72,14 @@ def sample_dir() -> Path:
 
 def sql_value(spark, query: str):
     return spark.sql(query).collect()[0][0]
+
+
+# Figures the suites publish at the end of the run (kill points, bad input kinds...), shown even with -q.
+SUMMARY: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SUMMARY:
+        terminalreporter.section("qlake figures")
+        for key, value in SUMMARY.items():
+            terminalreporter.write_line(f"{key}: {value}")

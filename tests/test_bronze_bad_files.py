@@ -100,3 +100,21 @@ def test_crash_between_commit_and_manifest_is_healed(spark, cfg, tmp_path):
     healed = ingest.ingest(spark, cfg, [path])
     assert [f.status for f in healed.files] == ["recovered"]
     assert sql_value(spark, f"select count(*) from bronze.sales_agents where _source_sha256 = '{sha}'") == 1
+
+
+def test_file_names_cannot_escape_the_lake(spark, cfg, tmp_path):
+    """Only a sanitised base name is used inside the lake: no separators, no `..` path, no control characters."""
+    from bronze import ingest
+
+    dotted = tmp_path / "sales_agents_..-...csv"  # matches the agents pattern: lands under a safe name
+    dotted.write_text("sales_person_id,name,hire_date\r\n9,Ann Lee,2021-1-2\r\n", newline="")
+    odd = tmp_path / "branches_..%2F..%2Fetc\u202epasswd.csv"  # not a known name: quarantined, name sanitised
+    odd.write_bytes(b"branch_id,location,establish_date,class\r\n")
+    report = ingest.ingest(spark, cfg, [dotted, odd])
+    outcomes = {Path(f.path).name: f for f in report.files}
+    landing = Path(outcomes[dotted.name].landing_path).resolve()
+    assert landing.parent.parent.parent == Path(cfg.path("landing")).resolve()
+    quarantined = Path(spark.sql("select quarantine_path from bronze.rejected_files "
+                                 f"where sha256 = '{outcomes[odd.name].sha256}'").first()[0]).resolve()
+    assert quarantined.parent.parent == Path(cfg.path("quarantine")).resolve()
+    assert "\u202e" not in quarantined.name and "%" not in quarantined.name

@@ -82,7 +82,10 @@ def test_bad_files_rejected_with_reason(delivered):
     for name, (_, reason) in BAD_FILES.items():
         assert outcomes[name].status == "rejected" and reason in outcomes[name].reason, (name, outcomes[name])
     assert outcomes["sales_agents_g1.csv"].status == "ingested"  # BOM: read, not rejected
-    print(f"\nbad input kinds: {len(BAD_FILES)} file kinds, {len(BAD_ROWS)} row kinds, BOM, incomplete group")
+    from conftest import SUMMARY
+
+    SUMMARY["bad input kinds"] = (f"{len(BAD_FILES) + len(BAD_ROWS) + 2}: {len(BAD_FILES)} file kinds rejected, "
+                                  f"{len(BAD_ROWS)} row kinds quarantined, a BOM file read, an incomplete group")
 
 
 def test_incomplete_group_is_reported_and_the_rest_lands(delivered, spark):

@@ -124,7 +124,9 @@ def crashed(tmp_path_factory, groups, reference):
         proc = start("export", "b2b", "--date", day.isoformat())
         assert proc.wait(600) == 0, proc.stderr.read()[-3000:]
         files[day] = Path(home, "exports", "b2b", f"b2b_sales_{day:%Y%m%d}.csv").read_bytes()
-    print(f"\ncrash suite: {len(kills)} SIGKILLs at {kills}")
+    from conftest import SUMMARY
+
+    SUMMARY["crash suite kill points"] = f"{len(kills)} SIGKILLs (seconds into a run, or 'export'): {kills}"
     yield home, files, kills
     os.environ_backup = None
     saved = {k: os.environ.get(k) for k in ("QLAKE_HOME", "QLAKE_METASTORE_PORT")}

@@ -1,0 +1,146 @@
+"""Fixtures for the streaming tests: a real broker and metastore, the job as a real subprocess.
+
+The root conftest already points QLAKE_HOME and the ports at a temp lake and free ports. Here each test module
+gets its own topic (so a kept test lake or another module never leaks messages in), a clean checkpoint and clean
+stream tables; the broker is stopped when the module ends (the root conftest stops the metastore at the end).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class StreamHarness:
+    """Runs ``python -m streaming.cli ...`` the way an operator runs ``qlake ...``, and reads the results."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.produced: list[dict] = []  # generate() kwargs of every produce call, in order
+
+    # -- processes --------------------------------------------------------------------------------------------
+    def env(self, **extra: str) -> dict:
+        env = dict(os.environ, PYTHONPATH=str(REPO), **extra)
+        env.pop("SPARK_CONNECT_MODE_ENABLED", None)
+        return env
+
+    def cli(self, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "streaming.cli", *args], env=self.env(**env), cwd=REPO,
+            capture_output=True, text=True, timeout=timeout,
+        )
+
+    def stream(self, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+        result = self.cli("stream", *args, timeout=timeout, **env)
+        return result
+
+    def start_stream(self, *args: str, **env: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streaming.cli", "stream", *args], env=self.env(**env), cwd=REPO,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def produce(self, late: bool = False, **kwargs) -> dict:
+        """Produce to the module's topic and remember how (``late``: expected to miss the live reports)."""
+        from streaming.producer import produce
+
+        counts = produce(self.settings, progress=False, **kwargs)
+        self.produced.append({**{k: v for k, v in kwargs.items() if k != "rate"}, "late": late})
+        return counts
+
+    @staticmethod
+    def stop(proc: subprocess.Popen, timeout: float = 60) -> int:
+        """SIGTERM (what an operator or a service manager sends), then wait; SIGKILL only if it hangs."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    # -- results ----------------------------------------------------------------------------------------------
+    def location(self, name: str) -> str:
+        db, table = name.split(".")
+        return self.settings.table_location(db, table)
+
+    def table(self, name: str, columns: list[str] | None = None):
+        from deltalake import DeltaTable
+
+        return DeltaTable(self.location(name)).to_pyarrow_table(columns=columns)
+
+    def count(self, name: str) -> int:
+        from deltalake import DeltaTable
+
+        return DeltaTable(self.location(name)).count()
+
+    def version(self, name: str) -> int:
+        from deltalake import DeltaTable
+
+        return DeltaTable(self.location(name)).version()
+
+    def wait_for(self, name: str, rows: int, timeout: float = 120, proc: subprocess.Popen | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        seen = None
+        while time.monotonic() < deadline:
+            try:
+                seen = self.count(name)
+            except Exception:  # noqa: BLE001 - table not created yet
+                seen = None
+            if seen == rows:
+                return
+            assert seen is None or seen < rows, f"{name}: {seen} rows, more than the {rows} expected"
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"stream exited early ({proc.returncode}):\n{proc.stdout.read()[-3000:]}")
+            time.sleep(0.5)
+        raise AssertionError(f"{name}: {seen} rows after {timeout:.0f}s, expected {rows}")
+
+    def end_offsets(self) -> dict[int, int]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers)
+        try:
+            topic = self.settings.kafka_topic
+            parts = sorted(consumer.partitions_for_topic(topic) or [])
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+            return {tp.partition: o for tp, o in ends.items()}
+        finally:
+            consumer.close()
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from qlake.broker import Broker, create_topic
+    from qlake.config import settings as load_settings
+    from qlake.services import Metastore
+    from streaming.job import checkpoint_location, tables
+
+    previous_topic = os.environ.get("QLAKE_KAFKA_TOPIC")
+    os.environ["QLAKE_KAFKA_TOPIC"] = f"app_events_{uuid.uuid4().hex[:8]}"
+    cfg = load_settings()
+    broker, metastore = Broker(cfg), Metastore(cfg)
+    broker.up()
+    create_topic(cfg, cfg.kafka_topic, 3)  # this module's own topic (up() alone skips it if already running)
+    metastore.up()  # no-op when another module already started it
+    shutil.rmtree(checkpoint_location(cfg), ignore_errors=True)
+    for spec in tables():
+        shutil.rmtree(cfg.table_location(spec.database, spec.table), ignore_errors=True)
+    try:
+        yield StreamHarness(cfg)
+    finally:
+        broker.down()
+        if previous_topic is None:
+            os.environ.pop("QLAKE_KAFKA_TOPIC", None)
+        else:
+            os.environ["QLAKE_KAFKA_TOPIC"] = previous_topic

@@ -1,0 +1,87 @@
+"""The Kafka source's offset planning, without Spark or a broker (end offsets are stubbed)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows, ReadMinRows
+
+from streaming.kafka_source import SCHEMA, KafkaStreamReader, _proportional, arrow_schema
+
+
+def reader(ends: dict[int, int], **options) -> KafkaStreamReader:
+    r = KafkaStreamReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t", **options})
+    r._end_offsets = lambda which="end": dict(ends) if which == "end" else {p: 0 for p in ends}  # type: ignore
+    return r
+
+
+def test_schema_matches_spark_kafka_source_with_exact_nullability():
+    assert [(f.name, f.nullable) for f in SCHEMA] == [
+        ("key", True), ("value", True), ("topic", False), ("partition", False), ("offset", False),
+        ("timestamp", False), ("timestampType", False)]
+    schema = arrow_schema()
+    assert [f.nullable for f in schema] == [f.nullable for f in SCHEMA]
+    assert str(schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+
+
+def test_initial_offsets_earliest_and_latest():
+    assert reader({0: 5, 1: 7}).initialOffset() == {"t": {"0": 0, "1": 0}}
+    assert reader({0: 5, 1: 7}, startingOffsets="latest").initialOffset() == {"t": {"0": 5, "1": 7}}
+    with pytest.raises(ValueError):
+        reader({0: 1}, startingOffsets="middle")
+
+
+def test_latest_offset_honours_read_limits():
+    r = reader({0: 600, 1: 300, 2: 100}, maxOffsetsPerTrigger="100")
+    start = {"t": {"0": 0, "1": 0, "2": 0}}
+    assert r.getDefaultReadLimit() == ReadMaxRows(100)
+    capped = r.latestOffset(start, ReadMaxRows(100))["t"]
+    assert sum(capped.values()) == 100 and capped == {"0": 60, "1": 30, "2": 10}  # in proportion to backlog
+    assert r.latestOffset(start, ReadAllAvailable()) == {"t": {"0": 600, "1": 300, "2": 100}}
+    assert r.latestOffset(start, ReadMinRows(5000)) == start  # not enough yet: wait
+    done = {"t": {"0": 600, "1": 300, "2": 100}}
+    assert r.latestOffset(done, ReadMaxRows(100)) == done  # nothing new
+
+
+def test_available_now_stops_at_the_offsets_seen_when_it_began():
+    ends = {0: 10, 1: 10}
+    r = reader(ends)
+    r.prepareForTriggerAvailableNow()
+    ends.update({0: 99, 1: 99})  # arrives after the run started: not part of it
+    r._end_offsets = lambda which="end": dict(ends)  # type: ignore
+    assert r.latestOffset({"t": {"0": 0, "1": 0}}, ReadAllAvailable()) == {"t": {"0": 10, "1": 10}}
+
+
+def test_new_partition_is_read_from_its_beginning_and_partitions_are_ranges():
+    r = reader({0: 10, 1: 4, 2: 3})
+    end = r.latestOffset({"t": {"0": 8, "1": 4}}, ReadAllAvailable())
+    assert end == {"t": {"0": 10, "1": 4, "2": 3}}
+    ranges = [(p.partition, p.start, p.end) for p in r.partitions({"t": {"0": 8, "1": 4}}, end)]
+    assert ranges == [(0, 8, 10), (2, 0, 3)]  # partition 1 has nothing new: no task
+
+
+def test_broker_outage_means_no_new_data_not_failure():
+    r = reader({0: 10})
+
+    def down(which="end"):
+        raise ConnectionError("broker down")
+
+    r._end_offsets = down  # type: ignore
+    start = {"t": {"0": 3}}
+    assert r.latestOffset(start, ReadAllAvailable()) == start
+
+
+def test_reader_pickles_without_its_driver_consumer():
+    r = KafkaStreamReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t"})
+    r._consumer = lambda: None  # stands for a live KafkaConsumer: not picklable
+    clone = pickle.loads(pickle.dumps(r))
+    assert clone._consumer is None and clone.options["subscribe"] == "t"
+
+
+@pytest.mark.parametrize("budget", [1, 7, 100, 999])
+def test_proportional_split_is_exact_and_bounded(budget):
+    available = {0: 500, 1: 3, 2: 0, 3: 250}
+    granted = _proportional(available, budget)
+    assert sum(granted.values()) == min(budget, sum(available.values()))
+    assert all(0 <= granted[p] <= available[p] for p in available)
