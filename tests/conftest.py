@@ -70,15 +70,10 @@ def sample_dir() -> Path:
     return SAMPLE
 
 
-def sql_value(spark, query: str):
-    return spark.sql(query).collect()[0][0]
-
-
-# Figures the suites publish at the end of the run (kill points, bad input kinds...), shown even with -q.
-SUMMARY: dict[str, str] = {}
-
-
 def pytest_terminal_summary(terminalreporter):
+    """Figures the suites publish (kill points, bad input kinds...), shown even with -q."""
+    from helpers import SUMMARY
+
     if SUMMARY:
         terminalreporter.section("qlake figures")
         for key, value in SUMMARY.items():

@@ -5,6 +5,13 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 
+# Figures a suite publishes for the end-of-run summary (see conftest.pytest_terminal_summary).
+SUMMARY: dict[str, str] = {}
+
+
+def sql_value(spark, query: str):
+    return spark.sql(query).collect()[0][0]
+
 
 def assert_same_rows(actual, expected, columns: list[str] | None = None) -> None:
     """Compare two DataFrames (or lists of tuples) as multisets of rows, whatever the order."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import reset_lake
-from conftest import sql_value
+from helpers import sql_value
 
 GOOD_AGENTS = "sales_person_id,name,hire_date\r\n1,John Doe,2020-6-3\r\n2,Jane Smith,2018-5-13\r\n"
 TX_HEADER = ("transaction_date,transaction_id,customer_id,customer_fname,cusomter_lname,cusomter_email,"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import reset_lake
-from conftest import sql_value
+from helpers import sql_value
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from helpers import reset_lake
-from conftest import sql_value
+from helpers import sql_value
 
 INJECTED = {
     # transaction id suffix -> (field changes, rule expected)

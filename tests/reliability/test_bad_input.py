@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import reset_lake
-from conftest import sql_value
+from helpers import sql_value
 
 TX_HEADER = ("transaction_date,transaction_id,customer_id,customer_fname,cusomter_lname,cusomter_email,"
              "sales_agent_id,branch_id,product_id,product_name,product_category,offer_1,offer_2,offer_3,offer_4,"
@@ -82,7 +82,7 @@ def test_bad_files_rejected_with_reason(delivered):
     for name, (_, reason) in BAD_FILES.items():
         assert outcomes[name].status == "rejected" and reason in outcomes[name].reason, (name, outcomes[name])
     assert outcomes["sales_agents_g1.csv"].status == "ingested"  # BOM: read, not rejected
-    from conftest import SUMMARY
+    from helpers import SUMMARY
 
     SUMMARY["bad input kinds"] = (f"{len(BAD_FILES) + len(BAD_ROWS) + 2}: {len(BAD_FILES)} file kinds rejected, "
                                   f"{len(BAD_ROWS)} row kinds quarantined, a BOM file read, an incomplete group")

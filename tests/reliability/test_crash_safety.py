@@ -124,7 +124,7 @@ def crashed(tmp_path_factory, groups, reference):
         proc = start("export", "b2b", "--date", day.isoformat())
         assert proc.wait(600) == 0, proc.stderr.read()[-3000:]
         files[day] = Path(home, "exports", "b2b", f"b2b_sales_{day:%Y%m%d}.csv").read_bytes()
-    from conftest import SUMMARY
+    from helpers import SUMMARY
 
     SUMMARY["crash suite kill points"] = f"{len(kills)} SIGKILLs (seconds into a run, or 'export'): {kills}"
     yield home, files, kills
