@@ -16,8 +16,12 @@ TABLE = TableSpec(
 )
 
 
-def build(spark: SparkSession) -> DataFrame:
-    return spark.table(customers.TABLE.name).select(
+def build(spark: SparkSession, since=None) -> DataFrame:
+    """All versions, or with ``since`` (a timestamp) only those silver wrote after it (opened or closed)."""
+    rows = spark.table(customers.TABLE.name)
+    if since is not None:
+        rows = rows.where(F.col("_updated_at") > F.lit(since).cast("timestamp"))
+    return rows.select(
         F.col("customer_sk").alias("customer_key"), "customer_id", "first_name", "last_name",
         "valid_from", "valid_to", "is_current",
     )

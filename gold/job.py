@@ -30,7 +30,9 @@ from qlake.config import Settings
 from silver import sales_transactions
 
 SILVER_SALES = sales_transactions.TABLE.name
-DIMENSIONS = (dim_product, dim_customer, dim_branch, dim_sales_agent)
+# Dimension -> key. SCD2 rows are never deleted in silver, so an atomic MERGE (new versions in, closed ones
+# updated) keeps each mirror exact while touching only what changed.
+DIMENSIONS = ((dim_product, "product_key"), (dim_branch, "branch_key"), (dim_sales_agent, "sales_agent_key"))
 MARKETING = (mkt_top_products, mkt_offer_redemptions, mkt_online_sales_by_city)
 
 
@@ -77,9 +79,12 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
             _replace_if_changed(spark, cfg, module, report)
         return report
 
-    for module in DIMENSIONS:
-        # Mirrors of small silver tables: replaced when different, so a version silver dropped goes too.
-        _replace_if_changed(spark, cfg, module, report)
+    for module, key in DIMENSIONS:
+        catalog.merge(spark, module.build(spark), module.TABLE, keys=[key], cfg=cfg, atomic=True)
+    # Customers are many: only the versions silver opened or closed since the last run.
+    catalog.merge(spark, dim_customer.build(spark, since=watermark), dim_customer.TABLE, keys=["customer_key"],
+                  cfg=cfg, atomic=True)
+    report.tables_written += [m.TABLE.name for m, _ in DIMENSIONS] + [dim_customer.TABLE.name]
     catalog.merge(spark, dim_date.build(spark, sales), dim_date.TABLE, keys=["date_key"], cfg=cfg)
     catalog.merge(spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
     report.tables_written += [dim_date.TABLE.name, fact_sales.TABLE.name]
