@@ -25,10 +25,10 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.stream; exit $$status
+	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.stream | tee bench/results_stream.json; exit $$status
 
 bench-stream: install
-	$(BIN)/python -m bench.stream
+	$(BIN)/python -m bench.stream | tee bench/results_stream.json
 
 services-down:
 	QLAKE_HOME=$(DEMO_HOME) $(BIN)/qlake services down
