@@ -31,7 +31,14 @@ echo "== marketing"
 $Q report marketing --top 5
 echo "== B2B export (a busy date of the sample)"
 $Q export b2b --date 2023-05-20
+echo "== app events: Kafka -> Structured Streaming -> Delta (exactly once) -> live reports"
+$Q produce --count 3000 --seed 7 --extra-field-ratio 0.05 --malformed-ratio 0.01 --quiet
+$Q stream --available-now
+$Q stream status
+$Q report stream --top 3
 echo "== SQL"
 $Q sql "select count(*) as sales, sum(total_paid_price_after_discount) as revenue from gold.fact_sales"
 $Q sql "select table_name, rows_in, inserted, duplicates, quarantined from ops.row_accounting order by recorded_at"
+$Q sql "select count(*) as app_events from bronze.app_events"
+$Q status
 echo "== done: tables are in the Hive metastore; try: $Q sql 'show tables in gold'"
