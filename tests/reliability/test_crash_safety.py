@@ -101,15 +101,19 @@ def crashed(tmp_path_factory, groups, reference):
 
     per_group = [KILLS // len(groups) + (1 if i < KILLS % len(groups) else 0) for i in range(len(groups))]
     for group, n in zip(groups, per_group):
-        for _ in range(n):
+        landed, attempts = 0, 0
+        # A run that finishes before its kill time counts for nothing: draw again until the kills happened.
+        while landed < n and attempts < 5 * n:
+            attempts += 1
             proc = start("run", "hourly", "--incoming", str(group))
-            delay = rng.uniform(0.5, 9.0)
+            delay = rng.uniform(0.3, 6.0)
             try:
                 proc.wait(delay)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 kills.append(round(delay, 1))
+                landed += 1
         proc = start("run", "hourly", "--incoming", str(group))
         assert proc.wait(600) == 0, proc.stderr.read()[-3000:]
     files = {}
@@ -140,7 +144,7 @@ def crashed(tmp_path_factory, groups, reference):
 
 def test_enough_kills_happened(crashed):
     _, _, kills = crashed
-    assert len([k for k in kills if k != "export"]) >= min(KILLS, 10) // 2, kills
+    assert len([k for k in kills if k != "export"]) >= KILLS, kills
 
 
 def test_gold_equals_clean_run(crashed, reference):
