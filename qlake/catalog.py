@@ -220,6 +220,44 @@ def delta_version(spec: TableSpec, cfg: Settings | None = None) -> int | None:
         return None
 
 
+def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int = 50) -> list[str]:
+    """Keep hourly writes from piling up: compact a table past ``max_files`` data files and checkpoint its log
+    past ``max_commits`` commits since the last checkpoint. Cheap when nothing is due; `run daily` still does
+    the full compaction and vacuum."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    done = []
+    for table in tables:
+        try:
+            dt = DeltaTable(cfg.table_location(*table.split(".")))
+        except TableNotFoundError:
+            continue
+        if len(dt.file_uris()) > max_files:
+            dt.optimize.compact()
+            done.append(f"{table}: compacted")
+            dt = DeltaTable(cfg.table_location(*table.split(".")))
+        metadata = dt.metadata()
+        last_checkpoint = _last_checkpoint_version(cfg, table)
+        if dt.version() - last_checkpoint > max_commits and metadata is not None:
+            dt.create_checkpoint()
+            done.append(f"{table}: checkpointed")
+    return done
+
+
+def _last_checkpoint_version(cfg: Settings, table: str) -> int:
+    import json
+
+    path = f"{cfg.table_location(*table.split('.'))}/_delta_log/_last_checkpoint"
+    if cfg.is_local:
+        try:
+            with open(path) as f:
+                return int(json.load(f)["version"])
+        except (OSError, ValueError, KeyError):
+            return -1
+    return -1  # pragma: no cover - remote logs are checkpointed by `run daily`
+
+
 def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column: str, value: str) -> int:
     """How many rows have ``column = value``, answered from the Delta log's file statistics when they can.
 

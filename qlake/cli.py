@@ -250,6 +250,10 @@ def _hourly_locked(session, cfg, incoming: str | None) -> int:
         silver = run_silver(session, cfg)
         run_gold(session, cfg)
         record.add(silver.rows_in, silver.rows_out, silver.quarantined)
+        from qlake import catalog
+
+        for line in catalog.tidy(cfg, catalog.all_tables(session)):
+            click.echo(f"maintenance: {line}")
         if rejected:
             record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
     return rejected
