@@ -209,17 +209,6 @@ def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
     _ensured.difference_update({k for k in _ensured if k[1] == name})
 
 
-def delta_version(spec: TableSpec, cfg: Settings | None = None) -> int | None:
-    """Current Delta version of the table (None when it does not exist yet), read with ``deltalake``."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(spec.location(cfg)).version()
-    except TableNotFoundError:
-        return None
-
-
 def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int = 50) -> list[str]:
     """Keep hourly writes from piling up: compact a table past ``max_files`` data files and checkpoint its log
     past ``max_commits`` commits since the last checkpoint. Cheap when nothing is due; `run daily` still does
@@ -288,13 +277,6 @@ def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column:
     elif actions.num_rows == 0:
         return 0
     return spark.table(spec.name).where(F.col(column) == value).count()
-
-
-def delta_history(spec: TableSpec, cfg: Settings | None = None, limit: int | None = None) -> list[dict]:
-    """DESCRIBE HISTORY's equivalent (Sail has no such SQL)."""
-    from deltalake import DeltaTable
-
-    return DeltaTable(spec.location(cfg)).history(limit)
 
 
 def all_tables(spark: SparkSession, databases: tuple[str, ...] = ("bronze", "silver", "gold", "ops")) -> list[str]:

@@ -229,34 +229,24 @@ def hourly(session, cfg, incoming: str | None) -> int:
 
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
-    from qlake import runlog
-
-    with runlog.job_lock(cfg, "hourly") as acquired:
-        if not acquired:
-            runlog.record_skipped(session, cfg, "hourly", "previous hourly run still in progress")
-            click.echo("hourly: skipped, the previous run is still in progress")
-            return 0
-        return _hourly_locked(session, cfg, incoming)
-
-
-def _hourly_locked(session, cfg, incoming: str | None) -> int:
-    from qlake import runlog
-
+    from qlake import catalog, runlog
     from silver import job as silver_job
 
-    silver_job.preload()
-    with runlog.recorded(session, cfg, "hourly") as record:
-        rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
-        silver = run_silver(session, cfg)
-        run_gold(session, cfg)
-        record.add(silver.rows_in, silver.rows_out, silver.quarantined)
-        from qlake import catalog
-
-        for line in catalog.tidy(cfg, catalog.all_tables(session)):
-            click.echo(f"maintenance: {line}")
-        if rejected:
-            record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
-    return rejected
+    with runlog.exclusive(session, cfg, "hourly") as acquired:
+        if not acquired:
+            click.echo("hourly: skipped, the previous run is still in progress")
+            return 0
+        silver_job.preload()
+        with runlog.recorded(session, cfg, "hourly") as record:
+            rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
+            silver = run_silver(session, cfg)
+            run_gold(session, cfg)
+            record.add(silver.rows_in, silver.rows_out, silver.quarantined)
+            for line in catalog.tidy(cfg, catalog.all_tables(session)):
+                click.echo(f"maintenance: {line}")
+            if rejected:
+                record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
+        return rejected
 
 
 @run_group.command("hourly")
@@ -274,25 +264,17 @@ def daily(session, cfg, business_date: date, retention_hours: int = 168) -> None
     from gold import b2b_export
     from qlake import catalog, runlog
 
-    with runlog.job_lock(cfg, "daily") as acquired:
+    with runlog.exclusive(session, cfg, "daily") as acquired:
         if not acquired:
-            runlog.record_skipped(session, cfg, "daily", "previous daily run still in progress")
             click.echo("daily: skipped, the previous run is still in progress")
             return
-        _daily_locked(session, cfg, business_date, retention_hours)
-
-
-def _daily_locked(session, cfg, business_date: date, retention_hours: int) -> None:
-    from gold import b2b_export
-    from qlake import catalog, runlog
-
-    with runlog.recorded(session, cfg, "daily") as record:
-        result = b2b_export.export(session, cfg, business_date)
-        click.echo(result.line())
-        record.add(rows_out=result.rows)
-        for table in catalog.all_tables(session):
-            stats = catalog.maintain(cfg, table, retention_hours)
-            click.echo(" ".join(f"{k}={v}" for k, v in stats.items()))
+        with runlog.recorded(session, cfg, "daily") as record:
+            result = b2b_export.export(session, cfg, business_date)
+            click.echo(result.line())
+            record.add(rows_out=result.rows)
+            for table in catalog.all_tables(session):
+                stats = catalog.maintain(cfg, table, retention_hours)
+                click.echo(" ".join(f"{k}={v}" for k, v in stats.items()))
 
 
 @run_group.command("daily")

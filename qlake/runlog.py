@@ -112,6 +112,15 @@ def job_lock(cfg: Settings, job: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def exclusive(spark: SparkSession, cfg: Settings, job: str):
+    """The job's lock for the block; when another run holds it, records this run as skipped and yields False."""
+    with job_lock(cfg, job) as acquired:
+        if not acquired:
+            record_skipped(spark, cfg, job, f"previous {job} run still in progress")
+        yield acquired
+
+
 def last_runs(cfg: Settings, job: str | None = None) -> list[dict]:
     """ops.job_runs read straight from Delta (no engine needed: the scheduler reads it between runs)."""
     from deltalake import DeltaTable

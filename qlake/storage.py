@@ -27,11 +27,6 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
-def makedirs(uri: str) -> None:
-    fs, path = _fs(uri)
-    fs.create_dir(path, recursive=True)
-
-
 def copy_into(local_file: str | Path, dest_uri: str) -> None:
     """Copy a local file to ``dest_uri`` (local or remote) atomically."""
     fs, dest = _fs(dest_uri)

@@ -1,9 +1,8 @@
-"""Small helpers shared by tests: order-insensitive DataFrame comparison (chispa style) and table resets."""
+"""Small helpers shared by tests: single-value queries, table resets and the end-of-run figures."""
 
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 
 # Figures a suite publishes for the end-of-run summary (see conftest.pytest_terminal_summary).
 SUMMARY: dict[str, str] = {}
@@ -11,18 +10,6 @@ SUMMARY: dict[str, str] = {}
 
 def sql_value(spark, query: str):
     return spark.sql(query).collect()[0][0]
-
-
-def assert_same_rows(actual, expected, columns: list[str] | None = None) -> None:
-    """Compare two DataFrames (or lists of tuples) as multisets of rows, whatever the order."""
-    def rows(x):
-        if hasattr(x, "collect"):
-            df = x.select(*columns) if columns else x
-            return Counter(tuple(r) for r in df.collect())
-        return Counter(tuple(r) for r in x)
-
-    a, e = rows(actual), rows(expected)
-    assert a == e, f"only in actual: {list((a - e).elements())[:5]}; only in expected: {list((e - a).elements())[:5]}"
 
 
 def drop_tables(spark, cfg, *names: str) -> None:
