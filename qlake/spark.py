@@ -42,6 +42,12 @@ def _start_sail(cfg: Settings) -> str:
     return f"sc://{host}:{port}"
 
 
+def engine_name(cfg: Settings | None = None) -> str:
+    """What the notebooks print as the engine: embedded Sail, or the Connect server at QLAKE_SPARK_REMOTE."""
+    cfg = cfg or load_settings()
+    return "spark-connect" if cfg.spark_remote else "sail"
+
+
 def session(cfg: Settings | None = None) -> SparkSession:
     """The process's Spark Connect session; starts the metastore (if qlake manages it) and Sail when needed."""
     global _session, _session_key
