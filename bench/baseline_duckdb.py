@@ -6,8 +6,9 @@ from pathlib import Path
 
 import duckdb
 
-EMAIL = r"^([a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+(?:com|net|org|edu|gov|io|co|us))"
-ADDRESS = r"^(.*)/([^/]*)/([^/]*)/([^/]*)$"
+EMAIL = r"^([a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+(?:com|net|org|edu|gov|mil|int|info|biz|io|co|us|uk|de|fr|ca|au|in))"
+EMAIL_GENERIC = r"^([a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,})"
+EMAIL_VALID = r"^[a-z0-9._%+-]+@([a-z0-9-]+\.)+[a-z]{2,}$"
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -31,41 +32,160 @@ def ingest(con, group: Path, out: Path) -> int:
     return rows
 
 
+def _date(text: str) -> str:
+    t = f"trim({text})"
+    return f"CASE WHEN regexp_full_match({t}, '\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}') THEN try_strptime({t}, '%Y-%-m-%-d')::DATE END"
+
+
+def _title(text: str) -> str:
+    t = f"nullif(regexp_replace(trim({text}), '\\s+', ' ', 'g'), '')"
+    return f"upper({t}[1]) || lower({t}[2:])"
+
+
+# The silver suite's quarantine rules, as DuckDB predicates (True = the row passes), same names.
+RULES = {
+    "transaction_id_present": "transaction_id IS NOT NULL",
+    "transaction_id_format": "transaction_id IS NULL OR regexp_full_match(transaction_id, '[A-Za-z0-9_-]{1,64}')",
+    "transaction_date_parses": "transaction_date IS NOT NULL",
+    "transaction_date_in_range": "transaction_date IS NULL OR transaction_date BETWEEN DATE '2000-01-01' AND current_date",
+    "customer_id_present": "customer_id IS NOT NULL",
+    "customer_id_digits": "customer_id IS NULL OR regexp_full_match(customer_id, '[0-9]{1,12}')",
+    "product_id_present": "product_id IS NOT NULL",
+    "product_name_length": "product_name IS NULL OR length(product_name) BETWEEN 1 AND 200",
+    "customer_name_length": "customer_first_name IS NULL OR length(customer_first_name) BETWEEN 1 AND 200",
+    "shipping_street_length": "shipping_street IS NULL OR length(shipping_street) BETWEEN 1 AND 200",
+    "units_parse": "units IS NOT NULL",
+    "units_positive": "units IS NULL OR units >= 1",
+    "unit_price_parses": "unit_price IS NOT NULL",
+    "unit_price_positive": "unit_price IS NULL OR unit_price > 0",
+    "at_most_one_offer": "offer_count BETWEEN 0 AND 1",
+    "customer_email_present": "customer_email IS NOT NULL",
+    "customer_email_valid": f"customer_email IS NULL OR regexp_full_match(customer_email, '{EMAIL_VALID}')",
+    "is_online_valid": "is_online IS NOT NULL",
+    "offline_agent_exists": "coalesce(is_online, true) OR agent_known",
+    "offline_branch_exists": "coalesce(is_online, true) OR branch_known",
+    "online_state_parsed": "NOT coalesce(is_online, false) OR shipping_state IS NOT NULL",
+    "online_postal_code_5_digits": "NOT coalesce(is_online, false) OR shipping_postal_code IS NULL "
+                                   "OR regexp_full_match(shipping_postal_code, '[0-9]{5}')",
+    "online_postal_code_present": "NOT coalesce(is_online, false) OR shipping_postal_code IS NOT NULL",
+}
+WARN_RULES = {
+    "online_city_known": "NOT coalesce(is_online, false) OR shipping_city IS NOT NULL",
+    "payment_method_known": "payment_method IS NULL OR payment_method IN ('Cash', 'Credit Card', 'Debit Card', 'PayPal', 'Stripe')",
+}
+BUSINESS = ("transaction_id, transaction_date, customer_id, customer_first_name, customer_last_name, customer_email, "
+            "sales_agent_id, branch_id, product_id, product_name, product_category, offer_id, discount_pct, units, "
+            "unit_price, total_price, total_paid_price_after_discount, is_online, payment_method, shipping_street, "
+            "shipping_city, shipping_state, shipping_postal_code").split(", ")
+
+
 def silver(con, bronze: Path, out: Path) -> int:
-    """The same cleaning: dates, casts, offers, exact money, email, address split from the right, dedup."""
+    """The work qlake's silver run does, in DuckDB SQL over the same bronze rows:
+
+    dimensions typed and deduplicated; transactions staged with the same cleaning (dates, casts, offers, exact
+    money, email, address split from the right, payment methods), offline agent/branch checked against the
+    dimensions, empty cities filled from the postal code, every quarantine rule evaluated per row (bad rows
+    written with their rule names and the raw row), per-rule counts, content hash, latest delivery per
+    transaction, then customers (latest per id) and products (latest per id). Parquet out; no Great
+    Expectations, no Delta log, no metastore (qlake does those on top).
+    """
     tx = next(bronze.glob("sales_transactions_*.parquet"))
-    offer = " ".join(f"WHEN offer_{k} = 'True' THEN {k}" for k in range(1, 6))
-    count = " + ".join(f"(offer_{k} = 'True')::INT" for k in range(1, 6))
+    agents = next(bronze.glob("sales_agents_*.parquet"))
+    branches = next(bronze.glob("branches_*.parquet"))
+    base = out.with_suffix("")
+    offer = " ".join(f"WHEN lower(trim(offer_{k})) = 'true' THEN {k}" for k in range(1, 6))
+    count = " + ".join(f"coalesce(lower(trim(offer_{k})) = 'true', false)::INT" for k in range(1, 6))
+    parts = "string_split(trim(shipping_address), '/')"
     con.execute(f"""
-    COPY (
+    CREATE OR REPLACE TEMP TABLE d_agents AS
+      SELECT try_cast(trim(sales_person_id) AS INT) AS sales_agent_id, {_title('name')} AS name,
+             {_date('hire_date')} AS hire_date
+      FROM '{agents}' WHERE try_cast(trim(sales_person_id) AS INT) IS NOT NULL
+      QUALIFY row_number() OVER (PARTITION BY sales_agent_id ORDER BY _row_number DESC) = 1;
+    CREATE OR REPLACE TEMP TABLE d_branches AS
+      SELECT try_cast(trim(branch_id) AS INT) AS branch_id, nullif(trim(location), '') AS location,
+             {_date('establish_date')} AS establish_date, upper(nullif(trim(class), '')) AS class
+      FROM '{branches}' WHERE try_cast(trim(branch_id) AS INT) IS NOT NULL
+      QUALIFY row_number() OVER (PARTITION BY branch_id ORDER BY _row_number DESC) = 1;
+    COPY d_agents TO '{base}_sales_agents.parquet' (FORMAT parquet);
+    COPY d_branches TO '{base}_branches.parquet' (FORMAT parquet);
+    CREATE OR REPLACE TEMP TABLE staged AS
       WITH typed AS (
-        SELECT trim(transaction_id) AS transaction_id,
-               try_strptime(trim(transaction_date), '%Y-%-m-%-d')::DATE AS transaction_date,
-               trim(customer_id) AS customer_id,
-               upper(trim(customer_fname)[1]) || lower(trim(customer_fname)[2:]) AS customer_first_name,
-               upper(trim(cusomter_lname)[1]) || lower(trim(cusomter_lname)[2:]) AS customer_last_name,
-               nullif(regexp_extract(lower(trim(cusomter_email, ' "')), '{EMAIL}', 1), '') AS customer_email,
-               try_cast(sales_agent_id AS INT) AS sales_agent_id, try_cast(branch_id AS INT) AS branch_id,
-               try_cast(product_id AS INT) AS product_id, product_name, product_category,
-               CASE {offer} END AS offer_id, coalesce({count}, 0) AS offer_count,
-               try_cast(units AS INT) AS units, try_cast(unit_price AS DECIMAL(12,2)) AS unit_price,
-               is_online = 'yes' AS is_online, payment_method,
-               nullif(regexp_extract(shipping_address, '{ADDRESS}', 1), '') AS shipping_street,
-               nullif(regexp_extract(shipping_address, '{ADDRESS}', 2), '') AS shipping_city,
-               nullif(regexp_extract(shipping_address, '{ADDRESS}', 3), '') AS shipping_state,
-               lpad(nullif(regexp_extract(shipping_address, '{ADDRESS}', 4), ''), 5, '0') AS shipping_postal_code,
+        SELECT nullif(trim(transaction_id), '') AS transaction_id,
+               {_date('transaction_date')} AS transaction_date,
+               nullif(trim(customer_id), '') AS customer_id,
+               {_title('customer_fname')} AS customer_first_name,
+               {_title('cusomter_lname')} AS customer_last_name,
+               coalesce(nullif(regexp_extract(lower(trim(cusomter_email, ' "')), '{EMAIL}', 1), ''),
+                        nullif(regexp_extract(lower(trim(cusomter_email, ' "')), '{EMAIL_GENERIC}', 1), ''))
+                 AS customer_email,
+               try_cast(trim(sales_agent_id) AS INT) AS sales_agent_id, try_cast(trim(branch_id) AS INT) AS branch_id,
+               try_cast(trim(product_id) AS INT) AS product_id, nullif(trim(product_name), '') AS product_name,
+               nullif(trim(product_category), '') AS product_category,
+               CASE WHEN ({count}) = 1 THEN CASE {offer} END END AS offer_id, {count} AS offer_count,
+               try_cast(trim(units) AS INT) AS units, try_cast(trim(unit_price) AS DECIMAL(12,2)) AS unit_price,
+               CASE WHEN lower(trim(is_online)) IN ('yes', 'y', 'true', '1') THEN true
+                    WHEN lower(trim(is_online)) IN ('no', 'n', 'false', '0') THEN false END AS is_online,
+               CASE lower(replace(trim(payment_method), ' ', '')) WHEN 'cash' THEN 'Cash'
+                    WHEN 'creditcard' THEN 'Credit Card' WHEN 'debitcard' THEN 'Debit Card'
+                    WHEN 'paypal' THEN 'PayPal' WHEN 'stripe' THEN 'Stripe'
+                    ELSE nullif(trim(payment_method), '') END AS payment_method,
+               CASE WHEN len({parts}) >= 4 THEN nullif(trim(array_to_string({parts}[1:len({parts}) - 3], '/')), '') END
+                 AS shipping_street,
+               CASE WHEN len({parts}) >= 4 THEN nullif(trim({parts}[-3]), '') END AS shipping_city,
+               CASE WHEN len({parts}) >= 4 THEN nullif(trim({parts}[-2]), '') END AS shipping_state,
+               CASE WHEN len({parts}) >= 4 THEN nullif(trim({parts}[-1]), '') END AS raw_postal_code,
                _source_file, _row_number
         FROM '{tx}'),
       priced AS (
-        SELECT *, CAST(coalesce([0, 5, 10, 15, 20, 25][coalesce(offer_id, 0) + 1], 0) AS DECIMAL(5,2)) AS discount_pct
+        SELECT * EXCLUDE (raw_postal_code),
+               CASE WHEN regexp_full_match(raw_postal_code, '\\d{{1,5}}') THEN lpad(raw_postal_code, 5, '0')
+                    ELSE raw_postal_code END AS shipping_postal_code,
+               CAST(coalesce([0, 5, 10, 15, 20, 25][coalesce(offer_id, 0) + 1], 0) AS DECIMAL(5,2)) AS discount_pct
         FROM typed)
-      SELECT *, round(units * unit_price, 2)::DECIMAL(12,2) AS total_price,
-             round(units * unit_price * (100 - discount_pct) / 100, 2)::DECIMAL(12,2) AS total_paid_price_after_discount
-      FROM priced
-      WHERE transaction_id IS NOT NULL AND transaction_date IS NOT NULL AND units > 0 AND unit_price > 0
-            AND offer_count <= 1 AND customer_email IS NOT NULL
-      QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY _row_number DESC) = 1
-    ) TO '{out}' (FORMAT parquet)""")
+      SELECT p.*, round(units * unit_price, 2)::DECIMAL(12,2) AS total_price,
+             round(units * unit_price * (100 - discount_pct) * 0.01, 2)::DECIMAL(12,2) AS total_paid_price_after_discount,
+             a.sales_agent_id IS NOT NULL AS agent_known, b.branch_id IS NOT NULL AS branch_known
+      FROM priced p
+      LEFT JOIN (SELECT sales_agent_id FROM d_agents) a USING (sales_agent_id)
+      LEFT JOIN (SELECT branch_id FROM d_branches) b USING (branch_id);
+    CREATE OR REPLACE TEMP TABLE city_of_zip AS
+      WITH missing AS (SELECT DISTINCT shipping_postal_code, shipping_state FROM staged
+                       WHERE is_online AND shipping_city IS NULL AND shipping_postal_code IS NOT NULL
+                         AND shipping_state IS NOT NULL)
+      SELECT shipping_postal_code, shipping_state, shipping_city AS city_from_zip
+      FROM staged SEMI JOIN missing USING (shipping_postal_code, shipping_state)
+      WHERE shipping_city IS NOT NULL
+      GROUP BY shipping_postal_code, shipping_state, shipping_city
+      QUALIFY row_number() OVER (PARTITION BY shipping_postal_code, shipping_state
+                                 ORDER BY count(*) DESC, shipping_city) = 1;
+    CREATE OR REPLACE TEMP TABLE filled AS
+      SELECT * EXCLUDE (shipping_city, city_from_zip),
+             coalesce(shipping_city, CASE WHEN is_online THEN city_from_zip END) AS shipping_city
+      FROM staged LEFT JOIN city_of_zip USING (shipping_postal_code, shipping_state);
+    CREATE OR REPLACE TEMP TABLE flagged AS
+      SELECT *, list_filter([{", ".join(f"CASE WHEN NOT coalesce({c}, false) THEN '{n}' END" for n, c in RULES.items())}],
+                            lambda x: x IS NOT NULL) AS failed_rules,
+             sha256(concat_ws(chr(1), {", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in BUSINESS)}))
+               AS _row_hash
+      FROM filled;
+    COPY (SELECT {", ".join(f"count(*) FILTER (WHERE NOT coalesce({c}, false)) AS {n}" for n, c in {**RULES, **WARN_RULES}.items())}
+          FROM flagged) TO '{base}_dq_results.parquet' (FORMAT parquet);
+    COPY (SELECT f.failed_rules, to_json(t) AS raw_row, f._source_file, f._row_number
+          FROM flagged f JOIN '{tx}' t USING (_row_number) WHERE len(f.failed_rules) > 0)
+      TO '{base}_quarantine.parquet' (FORMAT parquet);
+    CREATE OR REPLACE TEMP TABLE latest AS
+      SELECT * EXCLUDE (failed_rules, agent_known, branch_known, offer_count) FROM flagged WHERE len(failed_rules) = 0
+      QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY _source_file DESC, _row_number DESC) = 1;
+    COPY latest TO '{out}' (FORMAT parquet);
+    COPY (SELECT customer_id, customer_first_name AS first_name, customer_last_name AS last_name,
+                 customer_email AS email FROM latest
+          QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _source_file DESC, _row_number DESC) = 1)
+      TO '{base}_customers.parquet' (FORMAT parquet);
+    COPY (SELECT product_id, product_name, product_category, unit_price AS list_price FROM latest
+          QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY _source_file DESC, _row_number DESC) = 1)
+      TO '{base}_products.parquet' (FORMAT parquet);
+    """)
     return con.execute(f"SELECT count(*) FROM '{out}'").fetchone()[0]
 
 

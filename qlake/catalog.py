@@ -174,7 +174,8 @@ def merge(
             spark.catalog.dropTempView(changed_view)
 
 
-def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str) -> DataFrame:
+def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str,
+                partition_by: list[str] | None = None) -> DataFrame:
     """Write an intermediate result once to a scratch Delta folder and read it back.
 
     For a batch that many queries read (GX computes dozens of metrics), so the engine does not recompute the
@@ -182,7 +183,10 @@ def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str) ->
     passes a run-unique name and removes it with :func:`drop_scratch`.
     """
     path = cfg.path("scratch", name)
-    df.write.format("delta").mode("overwrite").save(path)
+    writer = df.write.format("delta").mode("overwrite")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)
     return spark.read.format("delta").load(path)
 
 

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 from bronze import branches as bronze_branches
 from qlake.catalog import TableSpec
 from silver import cleaning
-from silver.pipeline import LINEAGE, Accounting, Scd2Dimension, SilverContext, raw_struct, run_scd2_dimension
+from silver.pipeline import LINEAGE, Accounting, Scd2Dimension, SilverContext, run_scd2_dimension
 
 TABLE = TableSpec(
     name="silver.branches",
@@ -26,6 +26,7 @@ DIMENSION = Scd2Dimension(
     suite="silver_branches",
     key="branch_id",
     attributes=("location", "establish_date", "class"),
+    raw_columns=bronze_branches.KIND.columns,
     surrogate_key="branch_sk",
 )
 
@@ -33,7 +34,6 @@ DIMENSION = Scd2Dimension(
 def staged(bronze: DataFrame) -> DataFrame:
     """Rename + cast: the delivered strings as typed columns, lineage kept."""
     return bronze.select(
-        raw_struct(bronze, bronze_branches.KIND.columns),
         cleaning.parse_int(F.col("branch_id")).alias("branch_id"),
         cleaning.blank_to_null(F.col("location")).alias("location"),
         cleaning.parse_date(F.col("establish_date")).alias("establish_date"),

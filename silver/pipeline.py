@@ -130,8 +130,13 @@ def validate(ctx: SilverContext, staged: DataFrame, table: str, suite: str) -> D
     """
     scratch = f"{ctx.run_id}/{table}"
     ctx.scratch.append(scratch)
+    flagged = flag_rows(staged, ctx.validator.rules(suite), ctx.params)
+    # Partitioned by the routing decision: the good rows are then a partition, not a filter. Sail checks a
+    # table's NOT NULL columns on an INSERT's rows *before* a filter in its source (the quarantined rows with
+    # a NULL key would fail the write of the good ones); a pruned partition is never read.
     flagged = catalog.materialize(
-        ctx.spark, flag_rows(staged, ctx.validator.rules(suite), ctx.params), ctx.cfg, scratch
+        ctx.spark, flagged.withColumn("_is_quarantined", F.size("_failed_rules") > 0), ctx.cfg, scratch,
+        partition_by=["_is_quarantined"],
     )
     results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params)
     ctx.dq_results.extend((table, r) for r in results)
@@ -140,43 +145,79 @@ def validate(ctx: SilverContext, staged: DataFrame, table: str, suite: str) -> D
 
 
 def is_quarantined() -> Column:
-    return F.size("_failed_rules") > 0
-
-
-def raw_struct(bronze: DataFrame, columns: tuple[str, ...]) -> Column:
-    """The delivered row, kept beside the typed columns so a quarantined row carries what was delivered."""
-    return F.struct(*[F.col(f"`{c}`") for c in columns]).alias("_raw")
+    return F.col("_is_quarantined")
 
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_batch_id", "_ingested_at")
+ROW_ID = ["_source_sha256", "_row_number"]  # a bronze row: the delivered file's content hash and the line in it
 
 
-def quarantine(ctx: SilverContext, flagged: DataFrame, table: str) -> int:
-    """Write rows that broke a quarantine rule (idempotent per source file + row) and return their count."""
+def quarantine(ctx: SilverContext, flagged: DataFrame, table: str, bronze: DataFrame,
+               raw_columns: tuple[str, ...]) -> int:
+    """Write rows that broke a quarantine rule (idempotent per source file + row) and return their count.
+
+    The raw row is looked up in bronze for the quarantined rows only, so the staged batch does not carry a
+    copy of every delivered row.
+    """
     bad = flagged.where(is_quarantined())
     count = bad.count()
     if count:
-        rows = bad.select(
+        raw = bronze.select(*ROW_ID, F.to_json(F.struct(*[F.col(f"`{c}`") for c in raw_columns])).alias("raw_row"))
+        rows = bad.select("_failed_rules", "_source_file", *ROW_ID, "_batch_id").join(raw, on=ROW_ID, how="inner")
+        rows = rows.select(
             F.col("_failed_rules").alias("failed_rules"),
-            F.to_json(F.col("_raw")).alias("raw_row"),
+            "raw_row",
             "_source_file",
-            "_source_sha256",
-            "_row_number",
+            *ROW_ID,
             "_batch_id",
             F.lit(ctx.run_id).alias("run_id"),
             F.lit(ctx.now).cast("timestamp").alias("quarantined_at"),
         )
-        catalog.merge(ctx.spark, rows, quarantine_spec(table), keys=["_source_sha256", "_row_number"],
+        catalog.merge(ctx.spark, rows, quarantine_spec(table), keys=ROW_ID,
                       cfg=ctx.cfg, update_when_changed=["failed_rules"])
     return count
 
 
-def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
-    """One row per key: the latest delivery wins (ingest time, then file, then row within the file)."""
-    latest_first = Window.partitionBy(*keys).orderBy(
+def _latest_first(keys: list[str]) -> Window:
+    return Window.partitionBy(*keys).orderBy(
         F.col("_ingested_at").desc(), F.col("_source_file").desc(), F.col("_row_number").desc()
     )
-    return df.withColumn("_rank", F.row_number().over(latest_first)).where(F.col("_rank") == 1).drop("_rank")
+
+
+def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
+    """One row per key: the latest delivery wins (ingest time, then file, then row within the file)."""
+    return df.withColumn("_rank", F.row_number().over(_latest_first(keys))).where(F.col("_rank") == 1).drop("_rank")
+
+
+@dataclass
+class Deduplicated:
+    latest: DataFrame  # one row per key
+    repeated_keys: int  # keys delivered more than once in the batch
+    changed_keys: int  # ... of which with different content (``_row_hash``)
+
+
+def deduplicate(ctx: SilverContext, df: DataFrame, keys: list[str], scratch: str) -> Deduplicated:
+    """:func:`latest_per_key` for a large batch in which repeats are the exception.
+
+    Sorting the whole wide batch by key costs more than everything else in the run; instead the repeated keys
+    are found by aggregation, only their rows are ranked, and the superseded rows (few, written to scratch) are
+    anti-joined away. Needs ``_row_hash`` to tell re-deliveries from changes.
+    """
+    repeats = df.groupBy(*keys).agg(
+        F.count(F.lit(1)).alias("_deliveries"),
+        (F.min("_row_hash") != F.max("_row_hash")).alias("_changed"),
+    ).where(F.col("_deliveries") > 1)
+    ranked = (
+        df.join(repeats.select(*keys), on=keys, how="left_semi")
+        .select(*keys, *ROW_ID, "_ingested_at", "_source_file")
+        .withColumn("_rank", F.row_number().over(_latest_first(keys)))
+    )
+    superseded = ranked.where(F.col("_rank") > 1).select(*ROW_ID)
+    ctx.scratch.append(scratch)
+    superseded = catalog.materialize(ctx.spark, superseded, ctx.cfg, scratch)
+    counts = repeats.agg(F.count(F.lit(1)).alias("repeated"), F.sum(F.col("_changed").cast("int")).alias("changed")).first()
+    latest = df.join(F.broadcast(superseded), on=ROW_ID, how="left_anti")
+    return Deduplicated(latest, counts["repeated"] or 0, counts["changed"] or 0)
 
 
 def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str], effective: str,
@@ -233,14 +274,22 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
         key, *attributes, "valid_from", "valid_to", "is_current", *extra,
         F.lit(ctx.now).cast("timestamp").alias("_updated_at"),
     )
-    existing = ctx.spark.table(spec.name).select(surrogate_key)
-    new_versions = rows.join(existing, on=surrogate_key, how="left_anti").count()
+    # Written once: the counts and the write read it, and it must not change when the write commits.
+    scratch = f"{ctx.run_id}/{spec.table}_versions"
+    ctx.scratch.append(scratch)
+    rows = catalog.materialize(ctx.spark, rows, ctx.cfg, scratch)
+    new_rows = rows.join(ctx.spark.table(spec.name).select(surrogate_key), on=surrogate_key, how="left_anti")
+    new_versions = new_rows.count()
     closed = rows.where(~F.col("is_current")).join(
         current.select(surrogate_key), on=surrogate_key, how="left_semi"
     ).count()
-    if new_versions or closed:
-        catalog.merge(ctx.spark, rows, spec, keys=[surrogate_key], cfg=ctx.cfg,
+    if closed:
+        # Keys with a stored version change together (close + open) in one MERGE; only changed keys take part.
+        changed = rows.join(new_rows.select(key).distinct(), on=key, how="left_semi")
+        catalog.merge(ctx.spark, changed, spec, keys=[surrogate_key], cfg=ctx.cfg,
                       update_when_changed=["valid_to", "is_current"], atomic=True)
+    elif new_versions:
+        catalog.append(ctx.spark, new_rows, spec, ctx.cfg)  # only keys without a stored version: one commit
     return new_versions, closed
 
 
@@ -272,6 +321,7 @@ class Scd2Dimension:
     key: str
     attributes: tuple[str, ...]
     surrogate_key: str
+    raw_columns: tuple[str, ...]  # the delivered columns, as quarantine shows them
 
     @property
     def table(self) -> str:
@@ -287,7 +337,7 @@ def run_scd2_dimension(ctx: SilverContext, dim: Scd2Dimension, staged_of) -> Acc
         return acct
     flagged = validate(ctx, staged_of(new.df), dim.table, dim.suite)
     acct.rows_in = sum(new.markers.values())
-    acct.quarantined = quarantine(ctx, flagged, dim.table)
+    acct.quarantined = quarantine(ctx, flagged, dim.table, new.df, dim.raw_columns)
     good = flagged.where(~is_quarantined())
     good_rows = good.count()
     delivered = latest_per_key(good, [dim.key, "_source_sha256"]).select(

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from bronze import sales_agents as bronze_agents
 from qlake.catalog import TableSpec
 from silver import cleaning
-from silver.pipeline import LINEAGE, Accounting, Scd2Dimension, SilverContext, raw_struct, run_scd2_dimension
+from silver.pipeline import LINEAGE, Accounting, Scd2Dimension, SilverContext, run_scd2_dimension
 
 TABLE = TableSpec(
     name="silver.sales_agents",
@@ -30,6 +30,7 @@ DIMENSION = Scd2Dimension(
     suite="silver_sales_agents",
     key="sales_agent_id",
     attributes=("name", "hire_date"),
+    raw_columns=bronze_agents.KIND.columns,
     surrogate_key="sales_agent_sk",
 )
 
@@ -37,7 +38,6 @@ DIMENSION = Scd2Dimension(
 def staged(bronze: DataFrame) -> DataFrame:
     """Rename + cast: the delivered strings as typed columns, lineage kept."""
     return bronze.select(
-        raw_struct(bronze, bronze_agents.KIND.columns),
         cleaning.parse_int(F.col("sales_person_id")).alias("sales_agent_id"),
         cleaning.clean_name(F.col("name")).alias("name"),
         cleaning.parse_date(F.col("hire_date")).alias("hire_date"),

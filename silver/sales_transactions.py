@@ -8,7 +8,7 @@ same postal code where one exists.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
@@ -21,10 +21,9 @@ from silver.pipeline import (
     AccountingError,
     SilverContext,
     is_quarantined,
-    latest_per_key,
+    deduplicate,
     new_bronze_rows,
     quarantine,
-    raw_struct,
     validate,
 )
 
@@ -58,7 +57,6 @@ def staged(bronze: DataFrame) -> DataFrame:
     total_price, total_paid = cleaning.money(units, unit_price, discount_pct)
     address = F.col("shipping_address")
     return bronze.select(
-        raw_struct(bronze, bronze_transactions.KIND.columns),
         cleaning.blank_to_null(F.col("transaction_id")).alias("transaction_id"),
         cleaning.parse_date(F.col("transaction_date")).alias("transaction_date"),
         cleaning.blank_to_null(F.col("customer_id")).alias("customer_id"),
@@ -103,27 +101,43 @@ def with_reference_checks(ctx: SilverContext, df: DataFrame) -> DataFrame:
     )
 
 
-def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
-    """An empty city takes the city most often delivered with the same postal code (this batch or earlier)."""
-    seen = df.select("shipping_postal_code", "shipping_state", "shipping_city").unionByName(
-        ctx.spark.table(TABLE.name).select("shipping_postal_code", "shipping_state", "shipping_city")
-    ).where(F.col("shipping_city").isNotNull() & F.col("shipping_postal_code").isNotNull())
-    votes = seen.groupBy("shipping_postal_code", "shipping_state", "shipping_city").agg(F.count(F.lit(1)).alias("n"))
-    from pyspark.sql import Window
+# Beyond this many postal codes to fill the lookup is joined rather than inlined as a map literal.
+_MAX_INLINE_CITIES = 20_000
+_ZIP = ["shipping_postal_code", "shipping_state"]
 
-    best_first = Window.partitionBy("shipping_postal_code", "shipping_state").orderBy(
-        F.col("n").desc(), F.col("shipping_city")
-    )
+
+def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
+    """An empty city takes the city most often delivered with the same postal code (this batch or earlier).
+
+    Only the postal codes that need a city are looked up (a few hundred in 550,000 rows); the answer is
+    collected and applied as a map literal, so the big batch is never joined (a join there makes the engine
+    gather the whole batch into one partition).
+    """
+    needs_city = F.col("is_online") & F.col("shipping_city").isNull()
+    missing = df.where(needs_city & F.col("shipping_postal_code").isNotNull() & F.col("shipping_state").isNotNull()) \
+        .select(*_ZIP).distinct()
+    seen = df.select(*_ZIP, "shipping_city").unionByName(
+        ctx.spark.table(TABLE.name).select(*_ZIP, "shipping_city")
+    ).where(F.col("shipping_city").isNotNull()).join(missing, on=_ZIP, how="left_semi")
+    votes = seen.groupBy(*_ZIP, "shipping_city").agg(F.count(F.lit(1)).alias("n"))
+    best_first = Window.partitionBy(*_ZIP).orderBy(F.col("n").desc(), F.col("shipping_city")) \
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     city_of_zip = (
         votes.withColumn("_rank", F.row_number().over(best_first))
         .where(F.col("_rank") == 1)
-        .select("shipping_postal_code", "shipping_state", F.col("shipping_city").alias("_city_from_zip"))
+        .select(*_ZIP, F.col("shipping_city").alias("_city_from_zip"))
     )
-    return (
-        df.join(city_of_zip, on=["shipping_postal_code", "shipping_state"], how="left")
-        .withColumn("shipping_city", F.coalesce("shipping_city", F.when(F.col("is_online"), F.col("_city_from_zip"))))
-        .drop("_city_from_zip")
-    )
+    found = city_of_zip.limit(_MAX_INLINE_CITIES + 1).collect()
+    if not found:
+        return df
+    if len(found) > _MAX_INLINE_CITIES:
+        filled = df.join(city_of_zip, on=_ZIP, how="left")
+        return filled.withColumn(
+            "shipping_city", F.coalesce("shipping_city", F.when(F.col("is_online"), F.col("_city_from_zip")))
+        ).drop("_city_from_zip")
+    lookup = F.create_map(*[F.lit(x) for r in found for x in (f"{r[0]}/{r[1]}", r[2])])
+    city = lookup[F.concat(F.col("shipping_postal_code"), F.lit("/"), F.col("shipping_state"))]
+    return df.withColumn("shipping_city", F.coalesce("shipping_city", F.when(needs_city, city)))
 
 
 def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int]]:
@@ -136,28 +150,21 @@ def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int
     if new.empty:
         return acct, None, {}
     prepared = fill_missing_cities(ctx, with_reference_checks(ctx, staged(new.df)))
-    flagged = validate(ctx, prepared, TABLE.table, SUITE)
+    # The content hash is part of the one materialized batch: dedup, the change counts and the MERGE read it.
+    flagged = validate(ctx, prepared.withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS)), TABLE.table, SUITE)
     acct.rows_in = sum(new.markers.values())
-    acct.quarantined = quarantine(ctx, flagged, TABLE.table)
+    acct.quarantined = quarantine(ctx, flagged, TABLE.table, new.df, bronze_transactions.KIND.columns)
 
-    good = flagged.where(~is_quarantined()).withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS))
-    versions_per_key = good.groupBy(KEY).agg(
-        F.count(F.lit(1)).alias("deliveries"), F.countDistinct("_row_hash").alias("contents")
-    )
-    # Written to scratch once: the merge, the counts, products and customers all read this batch.
-    scratch = f"{ctx.run_id}/{TABLE.table}_latest"
-    ctx.scratch.append(scratch)
-    latest = catalog.materialize(ctx.spark, latest_per_key(good, [KEY]), ctx.cfg, scratch)
+    good = flagged.where(~is_quarantined())
+    deduped = deduplicate(ctx, good, [KEY], f"{ctx.run_id}/{TABLE.table}_superseded")
+    latest = deduped.latest
     existing = ctx.spark.table(TABLE.name).select(KEY, F.col("_row_hash").alias("_existing_hash"))
-    compared = latest.select(KEY, "_row_hash").join(existing, on=KEY, how="left")
-    counts = compared.agg(
+    counts = latest.select(KEY, "_row_hash").join(existing, on=KEY, how="left").agg(
         F.count(F.lit(1)).alias("unique_keys"),
         F.sum(F.col("_existing_hash").isNull().cast("int")).alias("inserted"),
         F.sum((F.col("_existing_hash").isNotNull() & (F.col("_existing_hash") != F.col("_row_hash"))).cast("int"))
         .alias("updated"),
     ).first()
-    conflicts = versions_per_key.agg(F.sum((F.col("contents") > 1).cast("int")).alias("c")).first()["c"] or 0
-
     good_rows = good.count()
 
     now = F.lit(ctx.now).cast("timestamp")
@@ -168,7 +175,7 @@ def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int
 
     acct.inserted = counts["inserted"] or 0
     acct.updated = counts["updated"] or 0
-    acct.conflicting_redeliveries = conflicts + acct.updated
+    acct.conflicting_redeliveries = deduped.changed_keys + acct.updated
     # In-batch repeats plus re-deliveries identical to what silver holds.
     acct.duplicates = good_rows - acct.inserted - acct.updated
     if rows_after - rows_before != acct.inserted:
