@@ -107,8 +107,10 @@ def silver(con, bronze: Path, out: Path) -> int:
              {_date('establish_date')} AS establish_date, upper(nullif(trim(class), '')) AS class
       FROM '{branches}' WHERE try_cast(trim(branch_id) AS INT) IS NOT NULL
       QUALIFY row_number() OVER (PARTITION BY branch_id ORDER BY _row_number DESC) = 1;
-    COPY d_agents TO '{base}_sales_agents.parquet' (FORMAT parquet);
-    COPY d_branches TO '{base}_branches.parquet' (FORMAT parquet);
+    COPY (SELECT hash(sales_agent_id, TIMESTAMP '1900-01-01') AS sales_agent_sk, *, TIMESTAMP '1900-01-01' AS valid_from,
+                 NULL::TIMESTAMP AS valid_to, true AS is_current FROM d_agents) TO '{base}_sales_agents.parquet' (FORMAT parquet);
+    COPY (SELECT hash(branch_id, TIMESTAMP '1900-01-01') AS branch_sk, *, TIMESTAMP '1900-01-01' AS valid_from,
+                 NULL::TIMESTAMP AS valid_to, true AS is_current FROM d_branches) TO '{base}_branches.parquet' (FORMAT parquet);
     CREATE OR REPLACE TEMP TABLE staged AS
       WITH typed AS (
         SELECT nullif(trim(transaction_id), '') AS transaction_id,
@@ -178,8 +180,9 @@ def silver(con, bronze: Path, out: Path) -> int:
       SELECT * EXCLUDE (failed_rules, agent_known, branch_known, offer_count) FROM flagged WHERE len(failed_rules) = 0
       QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY _source_file DESC, _row_number DESC) = 1;
     COPY latest TO '{out}' (FORMAT parquet);
-    COPY (SELECT customer_id, customer_first_name AS first_name, customer_last_name AS last_name,
-                 customer_email AS email FROM latest
+    COPY (SELECT hash(customer_id, TIMESTAMP '1900-01-01') AS customer_sk, customer_id,
+                 customer_first_name AS first_name, customer_last_name AS last_name, customer_email AS email,
+                 TIMESTAMP '1900-01-01' AS valid_from, NULL::TIMESTAMP AS valid_to, true AS is_current FROM latest
           QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _source_file DESC, _row_number DESC) = 1)
       TO '{base}_customers.parquet' (FORMAT parquet);
     COPY (SELECT product_id, product_name, product_category, unit_price AS list_price FROM latest
@@ -190,28 +193,81 @@ def silver(con, bronze: Path, out: Path) -> int:
 
 
 def gold(con, silver_file: Path, bronze: Path, out: Path) -> int:
-    """Fact keyed by date + agent/branch names, then the three marketing aggregates."""
-    agents = next(bronze.glob("sales_agents_*.parquet"))
+    """The star schema qlake builds, from DuckDB's silver: the dimensions (date, product, customer, branch,
+    agent with a -1 "online" member, offer), the fact keyed by date and by the dimension versions valid when
+    the sale arrived, then the three marketing aggregates (with product and offer names)."""
+    base = silver_file.with_suffix("")
     out.mkdir(parents=True, exist_ok=True)
     con.execute(f"""
-    COPY (SELECT s.*, CAST(strftime(transaction_date, '%Y%m%d') AS INT) AS date_key,
-                 coalesce(a.name, 'Online') AS sales_agent_name, strftime(transaction_date, '%Y-%m') AS transaction_month
-          FROM '{silver_file}' s LEFT JOIN (SELECT DISTINCT try_cast(sales_person_id AS INT) AS id, name FROM '{agents}') a
-            ON s.sales_agent_id = a.id) TO '{out}/fact.parquet' (FORMAT parquet)""")
-    con.execute(f"""COPY (SELECT 'ALL' AS period, product_id, any_value(product_name) AS product_name, sum(units) AS units,
-                 sum(total_paid_price_after_discount) AS revenue, dense_rank() OVER (ORDER BY sum(units) DESC) AS rnk
-                 FROM '{out}/fact.parquet' GROUP BY product_id
-                 UNION ALL
-                 SELECT transaction_month, product_id, any_value(product_name), sum(units), sum(total_paid_price_after_discount),
-                 dense_rank() OVER (PARTITION BY transaction_month ORDER BY sum(units) DESC)
-                 FROM '{out}/fact.parquet' GROUP BY transaction_month, product_id) TO '{out}/top.parquet' (FORMAT parquet)""")
-    con.execute(f"""COPY (SELECT 'ALL' AS scope, offer_id, count(*) AS redemptions FROM '{out}/fact.parquet'
-                 WHERE offer_id IS NOT NULL GROUP BY offer_id
-                 UNION ALL SELECT CAST(product_id AS VARCHAR), offer_id, count(*) FROM '{out}/fact.parquet'
-                 WHERE offer_id IS NOT NULL GROUP BY product_id, offer_id) TO '{out}/offers.parquet' (FORMAT parquet)""")
-    con.execute(f"""COPY (SELECT shipping_city, shipping_state, sum(total_paid_price_after_discount) AS revenue, count(*) AS orders,
-                 rank() OVER (ORDER BY sum(total_paid_price_after_discount)) AS rnk FROM '{out}/fact.parquet'
-                 WHERE is_online GROUP BY ALL) TO '{out}/cities.parquet' (FORMAT parquet)""")
+    CREATE OR REPLACE TEMP TABLE dim_date AS
+      SELECT CAST(strftime(d, '%Y%m%d') AS INT) AS date_key, d::DATE AS date, year(d) AS year, quarter(d) AS quarter,
+             month(d) AS month, monthname(d) AS month_name, strftime(d, '%Y-%m') AS year_month,
+             day(d) AS day_of_month, dayofweek(d) + 1 AS day_of_week, dayname(d) AS day_name,
+             weekofyear(d) AS week_of_year, dayofweek(d) IN (0, 6) AS is_weekend
+      FROM (SELECT unnest(generate_series(min(transaction_date)::TIMESTAMP, max(transaction_date)::TIMESTAMP,
+                                          INTERVAL 1 DAY)) AS d FROM '{silver_file}');
+    CREATE OR REPLACE TEMP TABLE dim_product AS
+      SELECT product_id AS product_key, * FROM '{base}_products.parquet';
+    CREATE OR REPLACE TEMP TABLE dim_customer AS
+      SELECT customer_sk AS customer_key, customer_id, first_name, last_name, valid_from, valid_to, is_current
+      FROM '{base}_customers.parquet';
+    CREATE OR REPLACE TEMP TABLE dim_branch AS
+      SELECT branch_sk AS branch_key, branch_id, location, establish_date, class, valid_from, valid_to, is_current
+      FROM '{base}_branches.parquet'
+      UNION ALL SELECT -1, NULL, 'Online', NULL, NULL, TIMESTAMP '1900-01-01', NULL, true;
+    CREATE OR REPLACE TEMP TABLE dim_sales_agent AS
+      SELECT sales_agent_sk AS sales_agent_key, sales_agent_id, name AS sales_agent_name, hire_date, valid_from,
+             valid_to, is_current FROM '{base}_sales_agents.parquet'
+      UNION ALL SELECT -1, NULL, 'Online', NULL, TIMESTAMP '1900-01-01', NULL, true;
+    CREATE OR REPLACE TEMP TABLE dim_offer AS
+      SELECT * FROM (VALUES (0, 'No offer', 0.00), (1, 'Offer 1', 5.00), (2, 'Offer 2', 10.00), (3, 'Offer 3', 15.00),
+                            (4, 'Offer 4', 20.00), (5, 'Offer 5', 25.00)) o(offer_key, offer_name, discount_pct);
+    COPY dim_date TO '{out}/dim_date.parquet' (FORMAT parquet);
+    COPY dim_product TO '{out}/dim_product.parquet' (FORMAT parquet);
+    COPY dim_customer TO '{out}/dim_customer.parquet' (FORMAT parquet);
+    COPY dim_branch TO '{out}/dim_branch.parquet' (FORMAT parquet);
+    COPY dim_sales_agent TO '{out}/dim_sales_agent.parquet' (FORMAT parquet);
+    COPY dim_offer TO '{out}/dim_offer.parquet' (FORMAT parquet);
+    COPY (SELECT s.transaction_id, CAST(strftime(s.transaction_date, '%Y%m%d') AS INT) AS date_key,
+                 s.transaction_date, s.product_id AS product_key, c.customer_key,
+                 coalesce(b.branch_key, -1) AS branch_key, coalesce(a.sales_agent_key, -1) AS sales_agent_key,
+                 coalesce(a.sales_agent_name, 'Online') AS sales_agent_name, s.product_name,
+                 coalesce(s.offer_id, 0) AS offer_key, s.units, s.unit_price, s.discount_pct, s.total_price,
+                 s.total_paid_price_after_discount, s.is_online, s.payment_method, s.shipping_city, s.shipping_state,
+                 strftime(s.transaction_date, '%Y-%m') AS transaction_month
+          FROM '{silver_file}' s
+          LEFT JOIN dim_customer c ON s.customer_id = c.customer_id AND c.valid_from <= now()
+               AND (c.valid_to IS NULL OR now() < c.valid_to)
+          LEFT JOIN dim_branch b ON s.branch_id = b.branch_id AND b.valid_from <= now()
+               AND (b.valid_to IS NULL OR now() < b.valid_to)
+          LEFT JOIN dim_sales_agent a ON s.sales_agent_id = a.sales_agent_id AND a.valid_from <= now()
+               AND (a.valid_to IS NULL OR now() < a.valid_to))
+      TO '{out}/fact.parquet' (FORMAT parquet);
+    COPY (WITH totals AS (
+            SELECT 'ALL' AS period, product_key, sum(units) AS units, sum(total_paid_price_after_discount) AS revenue,
+                   count(*) AS orders FROM '{out}/fact.parquet' GROUP BY product_key
+            UNION ALL
+            SELECT transaction_month, product_key, sum(units), sum(total_paid_price_after_discount), count(*)
+            FROM '{out}/fact.parquet' GROUP BY transaction_month, product_key)
+          SELECT t.period, t.product_key AS product_id, p.product_name, p.product_category, t.units, t.revenue,
+                 t.orders, dense_rank() OVER (PARTITION BY t.period ORDER BY t.units DESC) AS rank_by_units
+          FROM totals t LEFT JOIN dim_product p USING (product_key)) TO '{out}/top.parquet' (FORMAT parquet);
+    COPY (WITH redeemed AS (SELECT * FROM '{out}/fact.parquet' WHERE offer_key <> 0),
+          both_scopes AS (
+            SELECT 'ALL' AS scope, NULL::INT AS product_key, offer_key, count(*) AS redemptions, sum(units) AS units,
+                   sum(total_price - total_paid_price_after_discount) AS discount_given FROM redeemed GROUP BY offer_key
+            UNION ALL
+            SELECT CAST(product_key AS VARCHAR), product_key, offer_key, count(*), sum(units),
+                   sum(total_price - total_paid_price_after_discount) FROM redeemed GROUP BY product_key, offer_key)
+          SELECT b.scope, b.product_key AS product_id, p.product_name, b.offer_key, o.offer_name, b.redemptions,
+                 b.units, b.discount_given, dense_rank() OVER (PARTITION BY b.scope ORDER BY b.redemptions DESC)
+          FROM both_scopes b LEFT JOIN dim_offer o USING (offer_key) LEFT JOIN dim_product p USING (product_key))
+      TO '{out}/offers.parquet' (FORMAT parquet);
+    COPY (SELECT shipping_city, shipping_state, sum(total_paid_price_after_discount) AS online_revenue,
+                 count(*) AS orders, sum(units) AS units,
+                 rank() OVER (ORDER BY sum(total_paid_price_after_discount)) AS rank_lowest_revenue
+          FROM '{out}/fact.parquet' WHERE is_online GROUP BY ALL) TO '{out}/cities.parquet' (FORMAT parquet);
+    """)
     return con.execute(f"SELECT count(*) FROM '{out}/fact.parquet'").fetchone()[0]
 
 

@@ -141,8 +141,9 @@ def merge(
     ``update_when_changed`` (default: every non-key column) limits updates to rows that really changed, so a
     re-run of the same input writes nothing. By default a MERGE of the changed rows only, then an anti-join
     INSERT of new keys: Sail's MERGE cost grows with matched rows x updated columns, and changes are rare; both
-    steps are idempotent row by row, so a crash between them heals on the next run. ``atomic=True`` does it in
-    one MERGE commit, for tables whose rows depend on each other (SCD2: closing a version and opening the next).
+    steps are idempotent row by row, so a crash between them heals on the next run. ``atomic=True`` keeps it to
+    one commit, for tables whose rows depend on each other (SCD2: closing a version and opening the next): one
+    MERGE when existing rows change, else the INSERT alone.
     """
     ensure_table(spark, spec, cfg)
     columns = spec.column_names
@@ -154,17 +155,17 @@ def merge(
     select_cols = ", ".join(f"s.`{c}`" for c in columns)
     changed_view = None
     try:
-        if atomic:
-            update = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} " if sets else ""
-            insert_cols = ", ".join(f"`{c}`" for c in columns)
-            spark.sql(f"MERGE INTO {spec.name} t USING {source} s ON {on} {update}"
-                      f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})")
-            return
-        if sets:
-            changed_rows = spark.sql(f"SELECT {select_cols} FROM {source} s JOIN {spec.name} t ON {on} WHERE {changed}")
-            if changed_rows.limit(1).count():
-                changed_view = temp_view(changed_rows, "changed")
-                spark.sql(f"MERGE INTO {spec.name} t USING {changed_view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}")
+        # Most runs change few or no existing rows: look first, and only MERGE when something changed.
+        changed_rows = spark.sql(f"SELECT {select_cols} FROM {source} s JOIN {spec.name} t ON {on} WHERE {changed}")
+        if sets and changed_rows.limit(1).count():
+            if atomic:
+                insert_cols = ", ".join(f"`{c}`" for c in columns)
+                spark.sql(f"MERGE INTO {spec.name} t USING {source} s ON {on} "
+                          f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
+                          f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})")
+                return
+            changed_view = temp_view(changed_rows, "changed")
+            spark.sql(f"MERGE INTO {spec.name} t USING {changed_view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}")
         spark.sql(
             f"INSERT INTO {spec.name} SELECT {select_cols} FROM {source} s LEFT ANTI JOIN {spec.name} t ON {on}"
         )

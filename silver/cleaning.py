@@ -114,5 +114,10 @@ def money(units: Column, unit_price: Column, discount_pct: Column) -> tuple[Colu
 
 
 def row_hash(cols: list[str]) -> Column:
-    """Content hash over business columns (NULL distinct from empty), to tell a re-delivery from a change."""
-    return F.sha2(F.concat_ws("\u0001", *[F.coalesce(F.col(c).cast("string"), F.lit("\u0000")) for c in cols]), 256)
+    """Content hash over business columns, to tell a re-delivery from a change of the same key.
+
+    64-bit xxhash over the typed values plus each column's null flag (xxhash skips NULLs, so without the flags
+    a value moving into a neighbouring NULL column would hash the same); 3x cheaper than SHA-256 over a string
+    rendering, and a false "unchanged" needs a 2^-64 collision between two deliveries of one key.
+    """
+    return F.hex(F.xxhash64(*[F.col(c) for c in cols], *[F.col(c).isNull() for c in cols]))

@@ -63,8 +63,9 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
             record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
     finally:
         dq_rows = _store_dq_results(ctx)  # a failed run's rule counts are the most useful ones
+        docs = validator.publish()
         catalog.drop_scratch(cfg, run_id)
-    return SilverReport(run_id, ctx.accounting, dq_rows, validator.docs_index)
+    return SilverReport(run_id, ctx.accounting, dq_rows, docs)
 
 
 def _store_dq_results(ctx: SilverContext) -> list[dict]:

@@ -8,7 +8,9 @@ same postal code where one exists.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from collections import Counter
+
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
@@ -101,41 +103,53 @@ def with_reference_checks(ctx: SilverContext, df: DataFrame) -> DataFrame:
     )
 
 
-# Beyond this many postal codes to fill the lookup is joined rather than inlined as a map literal.
-_MAX_INLINE_CITIES = 20_000
 _ZIP = ["shipping_postal_code", "shipping_state"]
+
+
+def _best_city(counts: dict[tuple, Counter]) -> dict[str, str]:
+    """Postal code + state -> the city delivered most often with it (ties: alphabetical)."""
+    return {
+        f"{zip_code}/{state}": min(cities.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        for (zip_code, state), cities in counts.items() if cities
+    }
 
 
 def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
     """An empty city takes the city most often delivered with the same postal code (this batch or earlier).
 
-    Only the postal codes that need a city are looked up (a few hundred in 550,000 rows); the answer is
-    collected and applied as a map literal, so the big batch is never joined (a join there makes the engine
-    gather the whole batch into one partition).
+    One small aggregate of the batch's addresses (postal code x state x city: thousands of rows at most) tells
+    which postal codes need a city and what the batch says about them; silver is asked only about those. The
+    answer is applied as a map literal, so the big batch is never joined (a join there makes the engine gather
+    the whole batch into one partition).
     """
     needs_city = F.col("is_online") & F.col("shipping_city").isNull()
-    missing = df.where(needs_city & F.col("shipping_postal_code").isNotNull() & F.col("shipping_state").isNotNull()) \
-        .select(*_ZIP).distinct()
-    seen = df.select(*_ZIP, "shipping_city").unionByName(
-        ctx.spark.table(TABLE.name).select(*_ZIP, "shipping_city")
-    ).where(F.col("shipping_city").isNotNull()).join(missing, on=_ZIP, how="left_semi")
-    votes = seen.groupBy(*_ZIP, "shipping_city").agg(F.count(F.lit(1)).alias("n"))
-    best_first = Window.partitionBy(*_ZIP).orderBy(F.col("n").desc(), F.col("shipping_city")) \
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    city_of_zip = (
-        votes.withColumn("_rank", F.row_number().over(best_first))
-        .where(F.col("_rank") == 1)
-        .select(*_ZIP, F.col("shipping_city").alias("_city_from_zip"))
-    )
-    found = city_of_zip.limit(_MAX_INLINE_CITIES + 1).collect()
-    if not found:
+    # No filter before the aggregate: the engine would compute the address columns twice for it.
+    addresses = [
+        r for r in df.groupBy(*_ZIP, "shipping_city")
+        .agg(F.count(F.lit(1)).alias("n"), F.max(needs_city).alias("needs_city"))
+        .collect()
+        if r[0] is not None and r[1] is not None
+    ]
+    wanted = {(r[0], r[1]) for r in addresses if r["needs_city"]}
+    if not wanted:
         return df
-    if len(found) > _MAX_INLINE_CITIES:
-        filled = df.join(city_of_zip, on=_ZIP, how="left")
-        return filled.withColumn(
-            "shipping_city", F.coalesce("shipping_city", F.when(F.col("is_online"), F.col("_city_from_zip")))
-        ).drop("_city_from_zip")
-    lookup = F.create_map(*[F.lit(x) for r in found for x in (f"{r[0]}/{r[1]}", r[2])])
+    counts: dict[tuple, Counter] = {key: Counter() for key in wanted}
+    for r in addresses:
+        if r["shipping_city"] is not None and (r[0], r[1]) in wanted:
+            counts[(r[0], r[1])][r["shipping_city"]] += r["n"]
+    stored = (
+        ctx.spark.table(TABLE.name)
+        .where(F.col("shipping_postal_code").isin(sorted({z for z, _ in wanted})) & F.col("shipping_city").isNotNull())
+        .groupBy(*_ZIP, "shipping_city").agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    )
+    for r in stored:
+        if (r[0], r[1]) in wanted:
+            counts[(r[0], r[1])][r["shipping_city"]] += r["n"]
+    best = _best_city(counts)
+    if not best:
+        return df
+    lookup = F.create_map(*[F.lit(x) for pair in sorted(best.items()) for x in pair])
     city = lookup[F.concat(F.col("shipping_postal_code"), F.lit("/"), F.col("shipping_state"))]
     return df.withColumn("shipping_city", F.coalesce("shipping_city", F.when(needs_city, city)))
 
@@ -149,7 +163,7 @@ def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int
     acct = Accounting(TABLE.name)
     if new.empty:
         return acct, None, {}
-    prepared = fill_missing_cities(ctx, with_reference_checks(ctx, staged(new.df)))
+    prepared = with_reference_checks(ctx, fill_missing_cities(ctx, staged(new.df)))
     # The content hash is part of the one materialized batch: dedup, the change counts and the MERGE read it.
     flagged = validate(ctx, prepared.withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS)), TABLE.table, SUITE)
     acct.rows_in = sum(new.markers.values())
