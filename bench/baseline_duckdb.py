@@ -242,17 +242,17 @@ def gold(con, silver_file: Path, bronze: Path, out: Path) -> int:
                AND (b.valid_to IS NULL OR now() < b.valid_to)
           LEFT JOIN dim_sales_agent a ON s.sales_agent_id = a.sales_agent_id AND a.valid_from <= now()
                AND (a.valid_to IS NULL OR now() < a.valid_to))
-      TO '{out}/fact.parquet' (FORMAT parquet);
+      TO '{out}/fact' (FORMAT parquet, PARTITION_BY (transaction_month), OVERWRITE_OR_IGNORE);
     COPY (WITH totals AS (
             SELECT 'ALL' AS period, product_key, sum(units) AS units, sum(total_paid_price_after_discount) AS revenue,
-                   count(*) AS orders FROM '{out}/fact.parquet' GROUP BY product_key
+                   count(*) AS orders FROM read_parquet('{out}/fact/*/*.parquet', hive_partitioning = true) GROUP BY product_key
             UNION ALL
             SELECT transaction_month, product_key, sum(units), sum(total_paid_price_after_discount), count(*)
-            FROM '{out}/fact.parquet' GROUP BY transaction_month, product_key)
+            FROM read_parquet('{out}/fact/*/*.parquet', hive_partitioning = true) GROUP BY transaction_month, product_key)
           SELECT t.period, t.product_key AS product_id, p.product_name, p.product_category, t.units, t.revenue,
                  t.orders, dense_rank() OVER (PARTITION BY t.period ORDER BY t.units DESC) AS rank_by_units
           FROM totals t LEFT JOIN dim_product p USING (product_key)) TO '{out}/top.parquet' (FORMAT parquet);
-    COPY (WITH redeemed AS (SELECT * FROM '{out}/fact.parquet' WHERE offer_key <> 0),
+    COPY (WITH redeemed AS (SELECT * FROM read_parquet('{out}/fact/*/*.parquet', hive_partitioning = true) WHERE offer_key <> 0),
           both_scopes AS (
             SELECT 'ALL' AS scope, NULL::INT AS product_key, offer_key, count(*) AS redemptions, sum(units) AS units,
                    sum(total_price - total_paid_price_after_discount) AS discount_given FROM redeemed GROUP BY offer_key
@@ -266,12 +266,12 @@ def gold(con, silver_file: Path, bronze: Path, out: Path) -> int:
     COPY (SELECT shipping_city, shipping_state, sum(total_paid_price_after_discount) AS online_revenue,
                  count(*) AS orders, sum(units) AS units,
                  rank() OVER (ORDER BY sum(total_paid_price_after_discount)) AS rank_lowest_revenue
-          FROM '{out}/fact.parquet' WHERE is_online GROUP BY ALL) TO '{out}/cities.parquet' (FORMAT parquet);
+          FROM read_parquet('{out}/fact/*/*.parquet', hive_partitioning = true) WHERE is_online GROUP BY ALL) TO '{out}/cities.parquet' (FORMAT parquet);
     """)
-    return con.execute(f"SELECT count(*) FROM '{out}/fact.parquet'").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM read_parquet('{out}/fact/*/*.parquet', hive_partitioning = true)").fetchone()[0]
 
 
 def b2b(con, fact_dir: Path, day: str, out: Path) -> int:
-    con.execute(f"""COPY (SELECT sales_agent_name, product_name, sum(units) AS total_sold_units FROM '{fact_dir}/fact.parquet'
+    con.execute(f"""COPY (SELECT sales_agent_name, product_name, sum(units) AS total_sold_units FROM read_parquet('{fact_dir}/fact/*/*.parquet', hive_partitioning = true)
                  WHERE transaction_date = DATE '{day}' AND NOT is_online GROUP BY ALL ORDER BY ALL) TO '{out}' (HEADER)""")
     return con.execute(f"SELECT count(*) FROM read_csv('{out}')").fetchone()[0]

@@ -73,6 +73,18 @@ def _column_name(column_ddl: str) -> str:
 
 # (session id, table, location) already created by this process: a metastore round trip costs ~0.1 s per call.
 _ensured: set[tuple] = set()
+# (session id, database) -> tables the metastore listed: one listing per database instead of a CREATE per table.
+_listed: dict[tuple, set[str]] = {}
+
+
+def _registered(spark: SparkSession, database: str, table: str) -> bool:
+    key = (id(spark), database)
+    if key not in _listed:
+        if database not in {r[0] for r in spark.sql("SHOW DATABASES").collect()}:
+            return False
+        _listed[key] = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()
+                        if not r["isTemporary"]}
+    return table in _listed[key]
 
 
 def ensure_database(spark: SparkSession, database: str) -> None:
@@ -84,6 +96,9 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
     location = spec.location(cfg)
     key = (id(spark), spec.name, location)
     if key in _ensured:
+        return location
+    if _registered(spark, spec.database, spec.table):
+        _ensured.add(key)
         return location
     ensure_database(spark, spec.database)
     partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
@@ -212,6 +227,8 @@ def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
     spark.sql(f"DROP TABLE IF EXISTS {name}")
     _remove_dir(cfg, cfg.table_location(*name.split(".")))
     _ensured.difference_update({k for k in _ensured if k[1] == name})
+    for tables in _listed.values():
+        tables.discard(name.split(".")[1])
 
 
 def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int = 50) -> list[str]:

@@ -185,7 +185,11 @@ def _latest_first(keys: list[str]) -> Window:
 
 
 def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
-    """One row per key: the latest delivery wins (ingest time, then file, then row within the file)."""
+    """One row per key: the latest delivery wins (ingest time, then file, then row within the file).
+
+    A ranking window, not ``max_by(struct, ...)``: Sail's max_by over struct values is ~100x slower with many
+    groups (13 s for 36,000 customers in 550,000 rows).
+    """
     return df.withColumn("_rank", F.row_number().over(_latest_first(keys))).where(F.col("_rank") == 1).drop("_rank")
 
 
