@@ -78,10 +78,12 @@ _listed: dict[tuple, set[str]] = {}
 
 
 def _registered(spark: SparkSession, database: str, table: str) -> bool:
+    """Is ``database.table`` in the metastore? The first question per database lists it (creating the database
+    if missing); the answer is kept, and :func:`ensure_table` adds what it creates."""
     key = (id(spark), database)
     if key not in _listed:
         if database not in {r[0] for r in spark.sql("SHOW DATABASES").collect()}:
-            return False
+            ensure_database(spark, database)
         _listed[key] = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()
                         if not r["isTemporary"]}
     return table in _listed[key]
@@ -97,16 +99,14 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
     key = (id(spark), spec.name, location)
     if key in _ensured:
         return location
-    if _registered(spark, spec.database, spec.table):
-        _ensured.add(key)
-        return location
-    ensure_database(spark, spec.database)
-    partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
-    comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
-    spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
-        f"LOCATION '{_sql_str(location)}'"
-    )
+    if not _registered(spark, spec.database, spec.table):
+        partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
+        comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
+            f"LOCATION '{_sql_str(location)}'"
+        )
+        _listed[(id(spark), spec.database)].add(spec.table)
     _ensured.add(key)
     return location
 
