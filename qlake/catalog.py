@@ -116,11 +116,12 @@ def _sql_str(value: str) -> str:
 
 
 def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
-    """Select the table's columns in table order: the schema contract at the write edge."""
-    missing = [c for c in spec.column_names if c not in df.columns]
-    if missing:
-        raise ValueError(f"{spec.name}: DataFrame lacks columns {missing}")
-    return df.select(*spec.column_names)
+    """Select the table's columns in table order: the schema contract at the write edge.
+
+    Lazy on purpose: asking a Connect DataFrame for its columns is an engine round trip that analyses the whole
+    plan (20-80 ms per write); a missing column fails the write itself, naming the column.
+    """
+    return df.select(*[F.col(f"`{c}`") for c in spec.column_names])
 
 
 def append(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
@@ -163,31 +164,37 @@ def merge(
     ensure_table(spark, spec, cfg)
     columns = spec.column_names
     tracked = update_when_changed if update_when_changed is not None else [c for c in columns if c not in keys]
-    source = temp_view(conform(df, spec))
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in tracked) or "false"
     sets = ", ".join(f"`{c}` = s.`{c}`" for c in columns if c not in keys)
     select_cols = ", ".join(f"s.`{c}`" for c in columns)
-    changed_view = None
+    source = conform(df, spec)
+    # The look-up and the INSERT are DataFrame plans: a temp view costs two more round trips (and an analysis of
+    # the whole source plan), so only a MERGE, which needs SQL, registers one.
+    changed_rows = source.alias("s").join(spark.table(spec.name).alias("t"), on=F.expr(on), how="inner") \
+        .where(F.expr(changed)).select(*[F.col(f"s.`{c}`") for c in columns])
+    # Most runs change few or no existing rows: look first, and only MERGE when something changed.
+    if sets and changed_rows.limit(1).count():
+        if atomic:
+            insert_cols = ", ".join(f"`{c}`" for c in columns)
+            _sql_with(spark, source, lambda view: (
+                f"MERGE INTO {spec.name} t USING {view} s ON {on} "
+                f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
+                f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})"))
+            return
+        _sql_with(spark, changed_rows, lambda view: (
+            f"MERGE INTO {spec.name} t USING {view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}"))
+    new_rows = source.join(spark.table(spec.name), on=keys, how="left_anti")
+    conform(new_rows, spec).write.insertInto(spec.name)  # a USING join puts the keys first: re-order by name
+
+
+def _sql_with(spark: SparkSession, df: DataFrame, statement) -> None:
+    """Run ``statement(view_name)`` with ``df`` registered as a temporary view for the duration."""
+    view = temp_view(df)
     try:
-        # Most runs change few or no existing rows: look first, and only MERGE when something changed.
-        changed_rows = spark.sql(f"SELECT {select_cols} FROM {source} s JOIN {spec.name} t ON {on} WHERE {changed}")
-        if sets and changed_rows.limit(1).count():
-            if atomic:
-                insert_cols = ", ".join(f"`{c}`" for c in columns)
-                spark.sql(f"MERGE INTO {spec.name} t USING {source} s ON {on} "
-                          f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
-                          f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})")
-                return
-            changed_view = temp_view(changed_rows, "changed")
-            spark.sql(f"MERGE INTO {spec.name} t USING {changed_view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}")
-        spark.sql(
-            f"INSERT INTO {spec.name} SELECT {select_cols} FROM {source} s LEFT ANTI JOIN {spec.name} t ON {on}"
-        )
+        spark.sql(statement(view))
     finally:
-        spark.catalog.dropTempView(source)
-        if changed_view:
-            spark.catalog.dropTempView(changed_view)
+        spark.catalog.dropTempView(view)
 
 
 def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str,
