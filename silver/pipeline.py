@@ -196,8 +196,7 @@ def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
 @dataclass
 class Deduplicated:
     latest: DataFrame  # one row per key
-    repeated_keys: int  # keys delivered more than once in the batch
-    changed_keys: int  # ... of which with different content (``_row_hash``)
+    changed_keys: int  # keys delivered more than once in the batch with different content (``_row_hash``)
 
 
 def deduplicate(ctx: SilverContext, df: DataFrame, keys: list[str], scratch: str) -> Deduplicated:
@@ -219,9 +218,9 @@ def deduplicate(ctx: SilverContext, df: DataFrame, keys: list[str], scratch: str
     superseded = ranked.where(F.col("_rank") > 1).select(*ROW_ID)
     ctx.scratch.append(scratch)
     superseded = catalog.materialize(ctx.spark, superseded, ctx.cfg, scratch)
-    counts = repeats.agg(F.count(F.lit(1)).alias("repeated"), F.sum(F.col("_changed").cast("int")).alias("changed")).first()
+    changed = repeats.agg(F.sum(F.col("_changed").cast("int"))).first()[0]
     latest = df.join(F.broadcast(superseded), on=ROW_ID, how="left_anti")
-    return Deduplicated(latest, counts["repeated"] or 0, counts["changed"] or 0)
+    return Deduplicated(latest, changed or 0)
 
 
 def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str], effective: str,
