@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from qlake.config import LAYERS, Settings

@@ -14,8 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from datetime import date
 from pathlib import Path
 
 import pytest
