@@ -13,6 +13,7 @@ definition of each rule, two evaluations that must agree (tests check they do).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -167,42 +168,56 @@ def flag_rows(df: DataFrame, rules: list[Rule], params: dict | None = None) -> D
 
 # ---- Great Expectations -------------------------------------------------------------------------------------------
 class Validator:
-    """A GX file context under ``$QLAKE_HOME/dq`` whose expectations store is the repo's ``expectations/``."""
+    """A GX file context under ``$QLAKE_HOME/dq`` whose expectations store is the repo's ``expectations/``.
+
+    Lazy: Great Expectations is imported (seconds) and its context opened on the first validation, so a job can
+    do its engine work while :func:`preload` imports it in the background. Rules for the per-row predicates are
+    read from the same suite files without GX.
+    """
 
     def __init__(self, cfg: Settings):
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
-        import great_expectations as gx
-
-        self.gx = gx
         self.cfg = cfg
-        root = Path(cfg.dq_dir)
-        root.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(root))
-        store = context.variables.config.stores["expectations_store"]["store_backend"]
-        progress = context.variables.progress_bars
-        if progress is None:
-            progress_on = True
-        elif isinstance(progress, dict):
-            progress_on = progress.get("globally", True)
-        else:
-            progress_on = progress.globally
-        if store.get("base_directory") != str(cfg.expectations_dir) or progress_on:
-            store["base_directory"] = str(cfg.expectations_dir)
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            context.variables.save()
-            context = gx.get_context(mode="file", project_root_dir=str(root))
-        self.context = context
-        self.datasource = context.data_sources.add_or_update_spark(name="qlake")
+        self._context = None
         self._unpublished: list = []
 
-    def suite_json(self, suite_name: str) -> dict:
-        return self.context.suites.get(suite_name).to_json_dict()
+    @property
+    def context(self):
+        if self._context is None:
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+            logging.getLogger("great_expectations").setLevel(logging.ERROR)
+            import great_expectations as gx
+
+            root = Path(self.cfg.dq_dir)
+            root.mkdir(parents=True, exist_ok=True)
+            context = gx.get_context(mode="file", project_root_dir=str(root))
+            store = context.variables.config.stores["expectations_store"]["store_backend"]
+            progress = context.variables.progress_bars
+            if progress is None:
+                progress_on = True
+            elif isinstance(progress, dict):
+                progress_on = progress.get("globally", True)
+            else:
+                progress_on = progress.globally
+            if store.get("base_directory") != str(self.cfg.expectations_dir) or progress_on:
+                store["base_directory"] = str(self.cfg.expectations_dir)
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+
+                context.variables.progress_bars = ProgressBarsConfig(globally=False)
+                context.variables.save()
+                context = gx.get_context(mode="file", project_root_dir=str(root))
+            self._datasource = context.data_sources.add_or_update_spark(name="qlake")
+            self._context = context
+        return self._context
+
+    @property
+    def datasource(self):
+        _ = self.context
+        return self._datasource
 
     def rules(self, suite_name: str) -> list[Rule]:
-        return rules_from_suite(self.suite_json(suite_name))
+        """The suite's rules, read from its JSON file in the expectations folder (the file GX loads too)."""
+        path = Path(self.cfg.expectations_dir, f"{suite_name}.json")
+        return rules_from_suite(json.loads(path.read_text(encoding="utf-8")))
 
     @property
     def docs_index(self) -> str:
@@ -232,10 +247,11 @@ class Validator:
         )
 
         suite = self.context.suites.get(suite_name)
+        datasource = self.datasource
         try:
-            asset = self.datasource.get_asset(suite_name)
+            asset = datasource.get_asset(suite_name)
         except LookupError:
-            asset = self.datasource.add_dataframe_asset(name=suite_name)
+            asset = datasource.add_dataframe_asset(name=suite_name)
         try:
             batch_definition = asset.get_batch_definition("whole")
         except (KeyError, LookupError):

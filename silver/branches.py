@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 from bronze import branches as bronze_branches
 from qlake.catalog import TableSpec
 from silver import cleaning
-from silver.pipeline import LINEAGE, Accounting, Scd2Dimension, SilverContext, run_scd2_dimension
+from silver.pipeline import LINEAGE, Scd2Dimension
 
 TABLE = TableSpec(
     name="silver.branches",
@@ -41,6 +41,3 @@ def staged(bronze: DataFrame) -> DataFrame:
         *LINEAGE,
     )
 
-
-def run(ctx: SilverContext) -> Accounting:
-    return run_scd2_dimension(ctx, DIMENSION, staged)

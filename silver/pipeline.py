@@ -121,27 +121,39 @@ def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> New
     return NewRows(df, todo)
 
 
-def validate(ctx: SilverContext, staged: DataFrame, table: str, suite: str) -> DataFrame:
-    """Flag each row with the rules it breaks, run the table's GX suite on the batch (stop on a broken ``fail``
-    rule) and return the flagged batch.
+def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) -> DataFrame:
+    """Flag each row with the rules it breaks and materialize the flagged batch (no Great Expectations yet).
 
-    The flagged batch is materialized once: GX runs dozens of metric queries over it, and quarantine, dedup and
-    the counts read it again.
+    Materialized once: GX runs dozens of metric queries over it, and quarantine, dedup and the counts read it
+    again. Partitioned by the routing decision: the good rows are then a partition, not a filter. Sail checks a
+    table's NOT NULL columns on an INSERT's rows *before* a filter in its source (the quarantined rows with a
+    NULL key would fail the write of the good ones); a pruned partition is never read.
     """
     scratch = f"{ctx.run_id}/{table}"
     ctx.scratch.append(scratch)
     flagged = flag_rows(staged, ctx.validator.rules(suite), ctx.params)
-    # Partitioned by the routing decision: the good rows are then a partition, not a filter. Sail checks a
-    # table's NOT NULL columns on an INSERT's rows *before* a filter in its source (the quarantined rows with
-    # a NULL key would fail the write of the good ones); a pruned partition is never read.
-    flagged = catalog.materialize(
+    return catalog.materialize(
         ctx.spark, flagged.withColumn("_is_quarantined", F.size("_failed_rules") > 0), ctx.cfg, scratch,
         partition_by=["_is_quarantined"],
     )
+
+
+def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> None:
+    """Run the table's GX suite on the flagged batch: record per-rule results, stop on a broken ``fail`` rule."""
     results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params)
     ctx.dq_results.extend((table, r) for r in results)
     raise_for_failures(table, results)
-    return flagged
+
+
+@dataclass
+class FlaggedBatch:
+    """New bronze rows of one table, staged, flagged and materialized; ``flagged`` is None when there are none."""
+
+    new: NewRows
+    flagged: DataFrame | None
+
+    def good(self) -> DataFrame:
+        return self.flagged.where(~is_quarantined())
 
 
 def is_quarantined() -> Column:
@@ -331,17 +343,33 @@ class Scd2Dimension:
         return self.spec.table
 
 
-def run_scd2_dimension(ctx: SilverContext, dim: Scd2Dimension, staged_of) -> Accounting:
-    """Process new deliveries of ``dim``: validate, quarantine, add versions for changed attributes only."""
+def stage_dimension(ctx: SilverContext, dim: Scd2Dimension, staged_of) -> FlaggedBatch:
+    """New deliveries of ``dim``, staged and flagged (engine work only; :func:`finish_dimension` validates)."""
     catalog.ensure_table(ctx.spark, dim.spec, ctx.cfg)
     new = new_bronze_rows(ctx, dim.spec.name, dim.bronze)
-    acct = Accounting(dim.spec.name)
     if new.empty:
+        return FlaggedBatch(new, None)
+    return FlaggedBatch(new, flag_batch(ctx, staged_of(new.df), dim.table, dim.suite))
+
+
+def known_keys(ctx: SilverContext, dim: Scd2Dimension, batch: FlaggedBatch) -> list:
+    """Every key ``dim`` will hold after this run: stored ones and this batch's rows that are not quarantined."""
+    keys = ctx.spark.table(dim.spec.name).select(dim.key)
+    if batch.flagged is not None:
+        keys = keys.unionByName(batch.good().select(dim.key))
+    return sorted(r[0] for r in keys.distinct().collect() if r[0] is not None)
+
+
+def finish_dimension(ctx: SilverContext, dim: Scd2Dimension, batch: FlaggedBatch) -> Accounting:
+    """Validate a staged batch of ``dim``, quarantine, add versions for changed attributes only."""
+    acct = Accounting(dim.spec.name)
+    if batch.flagged is None:
         return acct
-    flagged = validate(ctx, staged_of(new.df), dim.table, dim.suite)
+    new, flagged = batch.new, batch.flagged
+    check_batch(ctx, flagged, dim.table, dim.suite)
     acct.rows_in = sum(new.markers.values())
     acct.quarantined = quarantine(ctx, flagged, dim.table, new.df, dim.raw_columns)
-    good = flagged.where(~is_quarantined())
+    good = batch.good()
     good_rows = good.count()
     delivered = latest_per_key(good, [dim.key, "_source_sha256"]).select(
         dim.key, *dim.attributes, F.col("_ingested_at").alias("_effective"), "_source_file", "_row_number"

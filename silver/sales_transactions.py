@@ -16,17 +16,18 @@ from pyspark.sql import functions as F
 from bronze import sales_transactions as bronze_transactions
 from qlake import catalog
 from qlake.catalog import TableSpec
-from silver import branches, cleaning, sales_agents
+from silver import cleaning
 from silver.pipeline import (
     LINEAGE,
     Accounting,
     AccountingError,
+    FlaggedBatch,
     SilverContext,
-    is_quarantined,
+    check_batch,
     deduplicate,
+    flag_batch,
     new_bronze_rows,
     quarantine,
-    validate,
 )
 
 TABLE = TableSpec(
@@ -87,19 +88,15 @@ def staged(bronze: DataFrame) -> DataFrame:
     )
 
 
-def with_reference_checks(ctx: SilverContext, df: DataFrame) -> DataFrame:
-    """Flags the suite checks: an offline sale's agent and branch exist in the silver dimensions."""
-    agents = ctx.spark.table(sales_agents.TABLE.name).select("sales_agent_id").distinct() \
-        .withColumn("_agent_known", F.lit(True))
-    known_branches = ctx.spark.table(branches.TABLE.name).select("branch_id").distinct() \
-        .withColumn("_branch_known", F.lit(True))
+def with_reference_checks(df: DataFrame, agent_ids: list, branch_ids: list) -> DataFrame:
+    """Flags the suite checks: an offline sale's agent and branch exist in the silver dimensions (the ids they
+    hold after this run: a handful to thousands, so a literal set rather than a join of the batch)."""
     is_offline = F.col("is_online") == F.lit(False)
     return (
-        df.join(F.broadcast(agents), on="sales_agent_id", how="left")
-        .join(F.broadcast(known_branches), on="branch_id", how="left")
-        .withColumn("offline_agent_is_known", F.when(is_offline, F.coalesce("_agent_known", F.lit(False))))
-        .withColumn("offline_branch_is_known", F.when(is_offline, F.coalesce("_branch_known", F.lit(False))))
-        .drop("_agent_known", "_branch_known")
+        df.withColumn("offline_agent_is_known",
+                      F.when(is_offline, F.coalesce(F.col("sales_agent_id").isin(agent_ids), F.lit(False))))
+        .withColumn("offline_branch_is_known",
+                    F.when(is_offline, F.coalesce(F.col("branch_id").isin(branch_ids), F.lit(False))))
     )
 
 
@@ -154,22 +151,31 @@ def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
     return df.withColumn("shipping_city", F.coalesce("shipping_city", F.when(needs_city, city)))
 
 
-def run(ctx: SilverContext) -> tuple[Accounting, DataFrame | None, dict[str, int]]:
-    """Process new bronze transactions; returns the accounting, the written batch (for customers/products) and
-    the consumed file hashes. The caller records them with :func:`record_run` once the tables derived from the
-    batch are written too: a crash before that re-processes the batch, and every step is idempotent."""
+def stage(ctx: SilverContext, agent_ids: list, branch_ids: list) -> FlaggedBatch:
+    """New bronze transactions, staged, checked against the dimensions' ids and flagged (engine work only)."""
     catalog.ensure_table(ctx.spark, TABLE, ctx.cfg)
     new = new_bronze_rows(ctx, TABLE.name, bronze_transactions.TABLE)
-    acct = Accounting(TABLE.name)
     if new.empty:
-        return acct, None, {}
-    prepared = with_reference_checks(ctx, fill_missing_cities(ctx, staged(new.df)))
+        return FlaggedBatch(new, None)
+    prepared = with_reference_checks(fill_missing_cities(ctx, staged(new.df)), agent_ids, branch_ids)
     # The content hash is part of the one materialized batch: dedup, the change counts and the MERGE read it.
-    flagged = validate(ctx, prepared.withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS)), TABLE.table, SUITE)
+    prepared = prepared.withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS))
+    return FlaggedBatch(new, flag_batch(ctx, prepared, TABLE.table, SUITE))
+
+
+def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFrame | None, dict[str, int]]:
+    """Validate and write a staged batch; returns the accounting, the written batch (for customers/products)
+    and the consumed file hashes. The caller records them with :func:`record_run` once the tables derived from
+    the batch are written too: a crash before that re-processes the batch, and every step is idempotent."""
+    acct = Accounting(TABLE.name)
+    if batch.flagged is None:
+        return acct, None, {}
+    new, flagged = batch.new, batch.flagged
+    check_batch(ctx, flagged, TABLE.table, SUITE)
     acct.rows_in = sum(new.markers.values())
     acct.quarantined = quarantine(ctx, flagged, TABLE.table, new.df, bronze_transactions.KIND.columns)
 
-    good = flagged.where(~is_quarantined())
+    good = batch.good()
     deduped = deduplicate(ctx, good, [KEY], f"{ctx.run_id}/{TABLE.table}_superseded")
     latest = deduped.latest
     existing = ctx.spark.table(TABLE.name).select(KEY, F.col("_row_hash").alias("_existing_hash"))
