@@ -1,5 +1,7 @@
-"""`qlake run silver`: dimensions first (transactions check their agents and branches), then transactions,
-then what is derived from them. Per-rule DQ counts go to ops.dq_results, Data Docs to $QLAKE_HOME/dq."""
+"""`qlake run silver`: every table's new rows are staged and flagged first (engine work, while Great
+Expectations imports), then validated and written: dimensions first (transactions check their agents and
+branches), then transactions, then what is derived from them. Per-rule DQ counts go to ops.dq_results, Data
+Docs to $QLAKE_HOME/dq."""
 
 from __future__ import annotations
 
