@@ -136,13 +136,6 @@ def overwrite(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings
     conform(df, spec).write.insertInto(spec.name, overwrite=True)
 
 
-def temp_view(df: DataFrame, prefix: str = "src") -> str:
-    """Register ``df`` under a fresh temp view name (for MERGE ... USING) and return the name."""
-    name = f"_{prefix}_{uuid.uuid4().hex[:12]}"
-    df.createOrReplaceTempView(name)
-    return name
-
-
 def merge(
     spark: SparkSession,
     df: DataFrame,
@@ -189,8 +182,10 @@ def merge(
 
 
 def _sql_with(spark: SparkSession, df: DataFrame, statement) -> None:
-    """Run ``statement(view_name)`` with ``df`` registered as a temporary view for the duration."""
-    view = temp_view(df)
+    """Run ``statement(view_name)`` with ``df`` registered under a fresh temporary view name for the duration
+    (MERGE ... USING needs a name)."""
+    view = f"_src_{uuid.uuid4().hex[:12]}"
+    df.createOrReplaceTempView(view)
     try:
         spark.sql(statement(view))
     finally:
@@ -234,8 +229,10 @@ def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
     spark.sql(f"DROP TABLE IF EXISTS {name}")
     _remove_dir(cfg, cfg.table_location(*name.split(".")))
     _ensured.difference_update({k for k in _ensured if k[1] == name})
-    for tables in _listed.values():
-        tables.discard(name.split(".")[1])
+    database, table = name.split(".")
+    for (_, listed_database), tables in _listed.items():
+        if listed_database == database:
+            tables.discard(table)
 
 
 def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int = 50) -> list[str]:
