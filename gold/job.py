@@ -10,9 +10,11 @@ logic change), so such a run writes nothing.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import (
@@ -29,13 +31,14 @@ from gold import (
 )
 from qlake import catalog, ops
 from qlake.config import Settings
+from qlake.spark import side_by_side
 from silver import sales_transactions
 
 SILVER_SALES = sales_transactions.TABLE.name
-# Dimension -> key. SCD2 rows are never deleted in silver, so an atomic MERGE (new versions in, closed ones
-# updated) keeps each mirror exact while touching only what changed.
+# Dimension -> key; each mirrors its silver table.
 DIMENSIONS = ((dim_product, "product_key"), (dim_branch, "branch_key"), (dim_sales_agent, "sales_agent_key"))
 MARKETING = (mkt_top_products, mkt_offer_redemptions, mkt_online_sales_by_city)
+TABLES = (dim_date, dim_offer, dim_product, dim_customer, dim_branch, dim_sales_agent, fact_sales, *MARKETING)
 
 
 @dataclass
@@ -54,57 +57,73 @@ class GoldReport:
         ]
 
 
-def _replace(spark: SparkSession, cfg: Settings, module, report: GoldReport) -> None:
+def _replace(spark: SparkSession, cfg: Settings, module) -> str:
     """Rebuild an aggregate after new facts arrived (its content changes with them): one statement."""
     catalog.overwrite(spark, module.build(spark), module.TABLE, cfg)
-    report.tables_written.append(module.TABLE.name)
+    return module.TABLE.name
 
 
-def _replace_if_changed(spark: SparkSession, cfg: Settings, module, report: GoldReport) -> None:
-    """Rebuild a table and overwrite it only if its rows differ (as a multiset).
+def _replace_if_changed(spark: SparkSession, cfg: Settings, module) -> str | None:
+    """Rebuild a table and overwrite it only if its rows differ (as a multiset); returns its name if written.
 
     The tables are small (hundreds to thousands of rows), so both sides are compared in Python: one
     aggregate query and one table read, instead of two set differences that each re-aggregate the fact.
     """
     catalog.ensure_table(spark, module.TABLE, cfg)
+    if catalog.created_empty(spark, module.TABLE):
+        return _replace(spark, cfg, module)
     fresh = catalog.conform(module.build(spark), module.TABLE)
     rows = fresh.collect()
-    if Counter(map(tuple, rows)) != Counter(map(tuple, spark.table(module.TABLE.name).collect())):
-        catalog.overwrite(spark, spark.createDataFrame(rows, fresh.schema), module.TABLE, cfg)
-        report.tables_written.append(module.TABLE.name)
+    if Counter(map(tuple, rows)) == Counter(map(tuple, spark.table(module.TABLE.name).collect())):
+        return None
+    catalog.overwrite(spark, spark.createDataFrame(rows, fresh.schema), module.TABLE, cfg)
+    return module.TABLE.name
+
+
+def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, build: Callable[[], DataFrame]) -> str:
+    """Upsert the rows ``build()`` returns (built in the worker: building a plan costs round trips too).
+
+    SCD2 rows are never deleted in silver, so an atomic MERGE (new versions in, closed ones updated, one
+    commit) keeps each mirror exact while touching only what changed.
+    """
+    catalog.merge(spark, build(), module.TABLE, keys=[key], cfg=cfg, atomic=True)
+    return module.TABLE.name
 
 
 def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldReport:
+    """Dimensions side by side, then the fact (its keys come from them), then the aggregates side by side."""
     run_id = run_id or ops.new_run_id("gold")
     report = GoldReport(run_id)
-    for spec in (fact_sales.TABLE, dim_date.TABLE, dim_offer.TABLE):
-        catalog.ensure_table(spark, spec, cfg)
+    # Every table exists before any is built: the aggregates read the fact and the dimensions even on a run
+    # without new sales.
+    side_by_side(*[partial(catalog.ensure_table, spark, module.TABLE, cfg) for module in TABLES])
     markers = ops.consumed_markers(spark, cfg, fact_sales.TABLE.name, SILVER_SALES)
     watermark = max(markers) if markers else None
     sales = spark.table(SILVER_SALES)
     if watermark:
         sales = sales.where(F.col("_updated_at") > F.lit(watermark).cast("timestamp"))
     new_watermark = sales.agg(F.max("_updated_at").alias("w"), F.count(F.lit(1)).alias("n")).first()
-    _replace_if_changed(spark, cfg, dim_offer, report)
     if not new_watermark["n"]:
         # Aggregates are compared, not trusted: after a logic change they catch up without new data.
-        for module in MARKETING:
-            _replace_if_changed(spark, cfg, module, report)
+        written = side_by_side(*[partial(_replace_if_changed, spark, cfg, m) for m in (dim_offer, *MARKETING)])
+        report.tables_written += [name for name in written if name]
         return report
 
-    for module, key in DIMENSIONS:
-        catalog.merge(spark, module.build(spark), module.TABLE, keys=[key], cfg=cfg, atomic=True)
-    # Customers are many: only the versions silver opened or closed since the last run.
-    catalog.merge(spark, dim_customer.build(spark, since=watermark), dim_customer.TABLE, keys=["customer_key"],
-                  cfg=cfg, atomic=True)
-    report.tables_written += [m.TABLE.name for m, _ in DIMENSIONS] + [dim_customer.TABLE.name]
-    catalog.merge(spark, dim_date.build(spark, sales), dim_date.TABLE, keys=["date_key"], cfg=cfg)
+    written = side_by_side(
+        partial(_replace_if_changed, spark, cfg, dim_offer),
+        *[partial(_merge_dimension, spark, cfg, module, key, partial(module.build, spark))
+          for module, key in DIMENSIONS],
+        # Customers are many: only the versions silver opened or closed since the last run.
+        partial(_merge_dimension, spark, cfg, dim_customer, "customer_key",
+                partial(dim_customer.build, spark, since=watermark)),
+        partial(_merge_dimension, spark, cfg, dim_date, "date_key", partial(dim_date.build, spark, sales)),
+    )
     catalog.merge(spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
-    report.tables_written += [dim_date.TABLE.name, fact_sales.TABLE.name]
-    for module in MARKETING:
-        _replace(spark, cfg, module, report)
+    written.append(fact_sales.TABLE.name)
+    written += side_by_side(*[partial(_replace, spark, cfg, module) for module in MARKETING])
+    report.tables_written += [name for name in written if name]
     report.fact_rows_in = new_watermark["n"]
-    report.fact_rows_total = spark.table(fact_sales.TABLE.name).count()
+    report.fact_rows_total = catalog.row_count(spark, fact_sales.TABLE, cfg)
     ops.record_markers(spark, cfg, fact_sales.TABLE.name, SILVER_SALES,
                        {new_watermark["w"].isoformat(sep=" ", timespec="microseconds"): new_watermark["n"]}, run_id)
     return report

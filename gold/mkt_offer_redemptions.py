@@ -20,19 +20,19 @@ TABLE = TableSpec(
 
 def build(spark: SparkSession) -> DataFrame:
     redeemed = spark.table(fact_sales.TABLE.name).where(F.col("offer_key") != dim_offer.NO_OFFER)
-    measures = [
+    # One pass over the fact: per (offer, product) and rolled up per offer (scope ALL); the roll-up's grand
+    # total (no offer) is not a row of this table.
+    both = redeemed.rollup("offer_key", "product_key").agg(
         F.count(F.lit(1)).alias("redemptions"),
         F.sum("units").cast("bigint").alias("units"),
         F.sum(F.col("total_price") - F.col("total_paid_price_after_discount")).cast("decimal(18,2)")
         .alias("discount_given"),
-    ]
-    overall = redeemed.groupBy("offer_key").agg(*measures).select(
-        F.lit("ALL").alias("scope"), F.lit(None).cast("int").alias("product_key"), "*"
+        F.grouping("offer_key").alias("_is_grand_total"),
+        F.grouping("product_key").alias("_is_all_products"),
+    ).where(F.col("_is_grand_total") == 0).withColumn(
+        "scope",
+        F.when(F.col("_is_all_products") == 1, F.lit("ALL")).otherwise(F.col("product_key").cast("string")),
     )
-    per_product = redeemed.groupBy("product_key", "offer_key").agg(*measures).select(
-        F.col("product_key").cast("string").alias("scope"), "*"
-    )
-    both = overall.unionByName(per_product)
     in_scope = Window.partitionBy("scope").orderBy(F.col("redemptions").desc())
     offers = spark.table(dim_offer.TABLE.name).select("offer_key", "offer_name")
     products = spark.table(dim_product.TABLE.name).select("product_key", "product_name")

@@ -19,16 +19,18 @@ TABLE = TableSpec(
 
 def build(spark: SparkSession) -> DataFrame:
     facts = spark.table(fact_sales.TABLE.name)
-    by_month = facts.groupBy(F.col("transaction_month").alias("period"), "product_key")
-    overall = facts.groupBy(F.lit("ALL").alias("period"), "product_key")
-    measures = [
+    # One pass over the fact: per (product, month) and rolled up per product; the roll-up's grand total
+    # (no product) is not a row of this table.
+    totals = facts.rollup("product_key", "transaction_month").agg(
         F.sum("units").cast("bigint").alias("units"),
         F.sum("total_paid_price_after_discount").cast("decimal(18,2)").alias("revenue"),
         F.count(F.lit(1)).alias("orders"),
-    ]
-    totals = overall.agg(*measures).unionByName(by_month.agg(*measures))
+        F.grouping("product_key").alias("_is_grand_total"),
+        F.grouping("transaction_month").alias("_is_all_months"),
+    ).where(F.col("_is_grand_total") == 0)
+    period = F.when(F.col("_is_all_months") == 1, F.lit("ALL")).otherwise(F.col("transaction_month"))
     products = spark.table(dim_product.TABLE.name)
-    return totals.join(products, on="product_key", how="left").select(
+    return totals.join(products, on="product_key", how="left").withColumn("period", period).select(
         "period",
         F.col("product_key").alias("product_id"),
         "product_name",

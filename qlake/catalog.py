@@ -9,6 +9,7 @@ create-once rule.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -75,18 +76,33 @@ def _column_name(column_ddl: str) -> str:
 _ensured: set[tuple] = set()
 # (session id, database) -> tables the metastore listed: one listing per database instead of a CREATE per table.
 _listed: dict[tuple, set[str]] = {}
+# session id -> databases the metastore listed (one SHOW DATABASES per session).
+_databases: dict[int, set[str]] = {}
+# (session id, table) created by this process over a location that held no Delta table, and not written since:
+# its first write needs no look-up of existing rows. Writers of one table never run side by side (the jobs hold
+# locks), so "created empty here" stays true until this process writes.
+_created_empty: set[tuple] = set()
+# Tables of one database may be ensured from several threads (independent writes run side by side).
+_catalog_lock = threading.RLock()
 
 
 def _registered(spark: SparkSession, database: str, table: str) -> bool:
     """Is ``database.table`` in the metastore? The first question per database lists it (creating the database
-    if missing); the answer is kept, and :func:`ensure_table` adds what it creates."""
+    if missing, which then needs no listing); the answer is kept, and :func:`ensure_table` adds what it creates."""
     key = (id(spark), database)
-    if key not in _listed:
-        if database not in {r[0] for r in spark.sql("SHOW DATABASES").collect()}:
-            ensure_database(spark, database)
-        _listed[key] = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()
-                        if not r["isTemporary"]}
-    return table in _listed[key]
+    with _catalog_lock:
+        if key not in _listed:
+            databases = _databases.get(id(spark))
+            if databases is None:
+                databases = _databases[id(spark)] = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
+            if database in databases:
+                _listed[key] = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()
+                                if not r["isTemporary"]}
+            else:
+                ensure_database(spark, database)
+                databases.add(database)
+                _listed[key] = set()
+        return table in _listed[key]
 
 
 def ensure_database(spark: SparkSession, database: str) -> None:
@@ -102,13 +118,37 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
     if not _registered(spark, spec.database, spec.table):
         partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
         comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
+        # A registration lost with the metastore finds its data again at the location: only a table created
+        # over nothing is known to be empty.
+        empty = not _is_delta_table(location)
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
             f"LOCATION '{_sql_str(location)}'"
         )
-        _listed[(id(spark), spec.database)].add(spec.table)
+        with _catalog_lock:
+            _listed[(id(spark), spec.database)].add(spec.table)
+            if empty:
+                _created_empty.add((id(spark), spec.name))
     _ensured.add(key)
     return location
+
+
+def _is_delta_table(location: str) -> bool:
+    from deltalake import DeltaTable
+
+    try:
+        return DeltaTable.is_deltatable(location)
+    except Exception:  # noqa: BLE001 - storage we cannot inspect: assume data may be there (the safe answer)
+        return True
+
+
+def created_empty(spark: SparkSession, spec: TableSpec) -> bool:
+    """Was the table created by this process with no rows, and not written since?"""
+    return (id(spark), spec.name) in _created_empty
+
+
+def _written(spark: SparkSession, spec: TableSpec) -> None:
+    _created_empty.discard((id(spark), spec.name))
 
 
 def _sql_str(value: str) -> str:
@@ -128,12 +168,14 @@ def append(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | 
     """Append in one Delta commit (atomic: all rows or none)."""
     ensure_table(spark, spec, cfg)
     conform(df, spec).write.insertInto(spec.name)
+    _written(spark, spec)
 
 
 def overwrite(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
     """Replace the table's rows in one commit (INSERT OVERWRITE; the catalog entry stays)."""
     ensure_table(spark, spec, cfg)
     conform(df, spec).write.insertInto(spec.name, overwrite=True)
+    _written(spark, spec)
 
 
 def merge(
@@ -152,9 +194,13 @@ def merge(
     INSERT of new keys: Sail's MERGE cost grows with matched rows x updated columns, and changes are rare; both
     steps are idempotent row by row, so a crash between them heals on the next run. ``atomic=True`` keeps it to
     one commit, for tables whose rows depend on each other (SCD2: closing a version and opening the next): one
-    MERGE when existing rows change, else the INSERT alone.
+    MERGE when existing rows change, else the INSERT alone. Into a table this run created empty, the INSERT
+    alone, without looking.
     """
     ensure_table(spark, spec, cfg)
+    if created_empty(spark, spec):
+        append(spark, df, spec, cfg)
+        return
     columns = spec.column_names
     tracked = update_when_changed if update_when_changed is not None else [c for c in columns if c not in keys]
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
@@ -229,6 +275,7 @@ def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
     spark.sql(f"DROP TABLE IF EXISTS {name}")
     _remove_dir(cfg, cfg.table_location(*name.split(".")))
     _ensured.difference_update({k for k in _ensured if k[1] == name})
+    _created_empty.difference_update({k for k in _created_empty if k[1] == name})
     database, table = name.split(".")
     for (_, listed_database), tables in _listed.items():
         if listed_database == database:
@@ -303,6 +350,18 @@ def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column:
     elif actions.num_rows == 0:
         return 0
     return spark.table(spec.name).where(F.col(column) == value).count()
+
+
+def row_count(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> int:
+    """Rows in the table's current snapshot, from the Delta log's file statistics when every file has them."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
+    counts = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else [None]
+    if None in counts and actions.num_rows:
+        return spark.table(spec.name).count()
+    return sum(counts) if actions.num_rows else 0
 
 
 def all_tables(spark: SparkSession, databases: tuple[str, ...] = ("bronze", "silver", "gold", "ops")) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -207,7 +208,7 @@ def run_silver_cmd() -> None:
 
     cfg = settings()
     session = spark.session(cfg)
-    with runlog.recorded(session, cfg, "silver") as record:
+    with _pipeline_lock(cfg, "silver"), runlog.recorded(session, cfg, "silver") as record:
         report = run_silver(session, cfg)
         record.add(report.rows_in, report.rows_out, report.quarantined)
 
@@ -219,9 +220,22 @@ def run_gold_cmd() -> None:
 
     cfg = settings()
     session = spark.session(cfg)
-    with runlog.recorded(session, cfg, "gold") as record:
+    with _pipeline_lock(cfg, "gold"), runlog.recorded(session, cfg, "gold") as record:
         report = run_gold(session, cfg)
         record.add(report.fact_rows_in, report.fact_rows_in)
+
+
+@contextmanager
+def _pipeline_lock(cfg, job: str):
+    """Silver and gold have one writer at a time: `run hourly`, `run silver`, `run gold` and `replay` share the
+    hourly job's lock (the jobs rely on it: e.g. a table created empty by this run has no rows to look up)."""
+    from qlake import runlog
+
+    with runlog.job_lock(cfg, "hourly") as acquired:
+        if not acquired:
+            raise click.ClickException(f"{job}: an hourly run (or another silver/gold/replay run) is in progress; "
+                                       "run it again when that ends")
+        yield
 
 
 def hourly(session, cfg, incoming: str | None) -> int:
@@ -299,11 +313,8 @@ def replay_cmd(from_bronze: bool, tables: tuple[str, ...]) -> None:
 
     cfg = settings()
     session = spark.session(cfg)
-    with runlog.job_lock(cfg, "hourly") as acquired:  # never under a running hourly job
-        if not acquired:
-            raise click.ClickException("an hourly run is in progress; replay later")
-        with runlog.recorded(session, cfg, "replay"):
-            diffs = replay.replay(session, cfg, list(tables) or None)
+    with _pipeline_lock(cfg, "replay"), runlog.recorded(session, cfg, "replay"):
+        diffs = replay.replay(session, cfg, list(tables) or None)
     print_rows(["table", "rows before", "rows after", "only before", "only after", "equal"],
                [[d.table, d.rows_before, d.rows_after, d.only_before, d.only_after, "yes" if d.equal else "NO"]
                 for d in diffs], title="replay from bronze vs incremental")

@@ -10,6 +10,8 @@ import atexit
 import os
 import threading
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import SparkSession
 
@@ -68,6 +70,21 @@ def session(cfg: Settings | None = None) -> SparkSession:
         # Session-level settings both engines understand; keep results reproducible and exact.
         _session.conf.set("spark.sql.session.timeZone", "UTC")
         return _session
+
+
+def side_by_side(*calls: Callable[[], object], workers: int = 4) -> list:
+    """Run independent engine calls concurrently on the shared session; return their results in order.
+
+    A write of a small table is mostly round trips (metastore, Delta log, commit), not compute, so independent
+    writes overlap well even on two cores; a Spark Connect session serves concurrent requests. Every call runs
+    to its end (none is left half-done behind an error); then the first error, in call order, is raised.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls)))) as pool:
+        futures = [pool.submit(call) for call in calls]
+    for future in futures:
+        if future.exception() is not None:
+            raise future.exception()
+    return [future.result() for future in futures]
 
 
 def stop() -> None:
