@@ -207,10 +207,11 @@ def run_silver_cmd() -> None:
     from qlake import runlog, spark
 
     cfg = settings()
-    session = spark.session(cfg)
-    with _pipeline_lock(cfg, "silver"), runlog.recorded(session, cfg, "silver") as record:
-        report = run_silver(session, cfg)
-        record.add(report.rows_in, report.rows_out, report.quarantined)
+    with _pipeline_lock(cfg, "silver"):
+        session = spark.session(cfg)
+        with runlog.recorded(session, cfg, "silver") as record:
+            report = run_silver(session, cfg)
+            record.add(report.rows_in, report.rows_out, report.quarantined)
 
 
 @run_group.command("gold")
@@ -219,10 +220,11 @@ def run_gold_cmd() -> None:
     from qlake import runlog, spark
 
     cfg = settings()
-    session = spark.session(cfg)
-    with _pipeline_lock(cfg, "gold"), runlog.recorded(session, cfg, "gold") as record:
-        report = run_gold(session, cfg)
-        record.add(report.fact_rows_in, report.fact_rows_in)
+    with _pipeline_lock(cfg, "gold"):
+        session = spark.session(cfg)
+        with runlog.recorded(session, cfg, "gold") as record:
+            report = run_gold(session, cfg)
+            record.add(report.fact_rows_in, report.fact_rows_in)
 
 
 @contextmanager
@@ -312,9 +314,10 @@ def replay_cmd(from_bronze: bool, tables: tuple[str, ...]) -> None:
     from qlake import runlog, spark
 
     cfg = settings()
-    session = spark.session(cfg)
-    with _pipeline_lock(cfg, "replay"), runlog.recorded(session, cfg, "replay"):
-        diffs = replay.replay(session, cfg, list(tables) or None)
+    with _pipeline_lock(cfg, "replay"):
+        session = spark.session(cfg)
+        with runlog.recorded(session, cfg, "replay"):
+            diffs = replay.replay(session, cfg, list(tables) or None)
     print_rows(["table", "rows before", "rows after", "only before", "only after", "equal"],
                [[d.table, d.rows_before, d.rows_after, d.only_before, d.only_after, "yes" if d.equal else "NO"]
                 for d in diffs], title="replay from bronze vs incremental")

@@ -1,0 +1,104 @@
+"""The catalog's write paths on tiny tables: a table created empty takes its first rows without a look-up, a
+table whose registration was lost keeps (and merges into) its rows, independent writes run side by side, and
+the pipeline jobs refuse to run under another one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import drop_tables
+
+BIN = Path(sys.executable).parent
+COLUMNS = "id INT NOT NULL, label STRING"
+
+
+def _spec(name: str):
+    from qlake.catalog import TableSpec
+
+    return TableSpec(name=f"qtest.{name}", columns=COLUMNS)
+
+
+def _rows(spark, spec) -> list[tuple]:
+    """Every row, sorted (a list, so a duplicated row shows)."""
+    return sorted(tuple(r) for r in spark.table(spec.name).collect())
+
+
+def test_merge_into_a_table_created_here_then_upserts(spark, cfg):
+    from qlake import catalog
+
+    spec = _spec("created_here")
+    drop_tables(spark, cfg, spec.name)
+    catalog.ensure_table(spark, spec, cfg)
+    assert catalog.created_empty(spark, spec)
+    catalog.merge(spark, spark.createDataFrame([(1, "a"), (2, "b")], COLUMNS), spec, keys=["id"], cfg=cfg)
+    assert not catalog.created_empty(spark, spec)
+    # The second merge looks: 2 changes, 3 is new, 1 stays.
+    catalog.merge(spark, spark.createDataFrame([(2, "B"), (3, "c")], COLUMNS), spec, keys=["id"], cfg=cfg)
+    assert _rows(spark, spec) == [(1, "a"), (2, "B"), (3, "c")]
+    assert catalog.row_count(spark, spec, cfg) == 3
+
+
+def test_a_table_registered_again_keeps_and_merges_its_rows(spark, cfg):
+    """The metastore lost the entry but the Delta folder is there: the next process registers the folder again
+    and must treat its rows as existing (an upsert, not a blind insert)."""
+    from qlake import catalog
+
+    spec = _spec("registered_again")
+    drop_tables(spark, cfg, spec.name)
+    catalog.append(spark, spark.createDataFrame([(1, "a"), (2, "b")], COLUMNS), spec, cfg)
+    spark.sql(f"DROP TABLE {spec.name}")  # unregisters only: the Delta folder stays
+    assert Path(spec.location(cfg), "_delta_log").is_dir()
+    merge_elsewhere = textwrap.dedent(f"""
+        from qlake import catalog, spark
+        from qlake.catalog import TableSpec
+        session = spark.session()
+        spec = TableSpec(name={spec.name!r}, columns={COLUMNS!r})
+        catalog.merge(session, session.createDataFrame([(2, "b"), (3, "c")], spec.columns), spec, keys=["id"])
+        spark.stop()
+    """)
+    out = subprocess.run([sys.executable, "-c", merge_elsewhere], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert _rows(spark, spec) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_side_by_side_finishes_every_call_then_raises_the_first_error():
+    import threading
+
+    from qlake.spark import side_by_side
+
+    finished = []
+    release = threading.Event()
+
+    def slow_ok():
+        release.wait(5)
+        finished.append("slow")
+        return "slow"
+
+    def fails(message):
+        def call():
+            release.set()
+            raise ValueError(message)
+        return call
+
+    assert side_by_side(lambda: 1, lambda: 2) == [1, 2]
+    with pytest.raises(ValueError, match="first"):
+        side_by_side(slow_ok, fails("first"), fails("second"))
+    assert finished == ["slow"]
+
+
+def test_pipeline_jobs_refuse_to_run_under_another(cfg):
+    from qlake import runlog
+
+    with runlog.job_lock(cfg, "hourly") as acquired:
+        assert acquired
+        out = subprocess.run([str(BIN / "qlake"), "run", "gold"], capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ))
+    assert out.returncode != 0
+    assert "gold: an hourly run (or another silver/gold/replay run) is in progress" in out.stderr
