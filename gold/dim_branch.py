@@ -23,4 +23,4 @@ def build(spark: SparkSession) -> DataFrame:
         F.col("branch_sk").alias("branch_key"), "branch_id", "location", "establish_date", "class",
         "valid_from", "valid_to", "is_current",
     )
-    return with_not_applicable(spark, versions, "branch_key", "location", "Online (no branch)")
+    return with_not_applicable(spark, versions, TABLE, "branch_key", "location", "Online (no branch)")

@@ -18,7 +18,8 @@ TABLE = TableSpec(
 
 
 def date_key(col) -> F.Column:
-    return F.date_format(col, "yyyyMMdd").cast("int")
+    """yyyymmdd as an INT, by arithmetic: formatting a string per row costs several times more on 550k rows."""
+    return (F.year(col) * 10000 + F.month(col) * 100 + F.dayofmonth(col)).cast("int")
 
 
 def build(spark: SparkSession, dates: DataFrame) -> DataFrame:

@@ -23,4 +23,4 @@ def build(spark: SparkSession) -> DataFrame:
         F.col("sales_agent_sk").alias("sales_agent_key"), "sales_agent_id", F.col("name").alias("sales_agent_name"),
         "hire_date", "valid_from", "valid_to", "is_current",
     )
-    return with_not_applicable(spark, versions, "sales_agent_key", "sales_agent_name", "Online (no agent)")
+    return with_not_applicable(spark, versions, TABLE, "sales_agent_key", "sales_agent_name", "Online (no agent)")

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from qlake.config import Settings, settings as load_settings
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_NOT_NULL = re.compile(r"\s+NOT\s+NULL\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class TableSpec:
     @property
     def column_names(self) -> list[str]:
         return [_column_name(part) for part in _split_columns(self.columns)]
+
+    @property
+    def column_types(self) -> list[tuple[str, str]]:
+        """(name, SQL type) per column, in order; the type without NOT NULL (e.g. for a typed NULL literal)."""
+        return [(_column_name(part), _NOT_NULL.sub("", part.split(None, 1)[1]).strip())
+                for part in _split_columns(self.columns)]
 
 
 def _split_columns(ddl: str) -> list[str]:
