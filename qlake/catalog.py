@@ -154,8 +154,14 @@ def created_empty(spark: SparkSession, spec: TableSpec) -> bool:
     return (id(spark), spec.name) in _created_empty
 
 
-def _written(spark: SparkSession, spec: TableSpec) -> None:
-    _created_empty.discard((id(spark), spec.name))
+def _claim_empty(spark: SparkSession, spec: TableSpec) -> bool:
+    """Forget the table was created empty, before writing it (a write that fails after its commit must not
+    leave the table marked empty); returns whether it was."""
+    with _catalog_lock:
+        key = (id(spark), spec.name)
+        was_empty = key in _created_empty
+        _created_empty.discard(key)
+        return was_empty
 
 
 def _sql_str(value: str) -> str:
@@ -174,15 +180,15 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
 def append(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
     """Append in one Delta commit (atomic: all rows or none)."""
     ensure_table(spark, spec, cfg)
+    _claim_empty(spark, spec)
     conform(df, spec).write.insertInto(spec.name)
-    _written(spark, spec)
 
 
 def overwrite(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
     """Replace the table's rows in one commit (INSERT OVERWRITE; the catalog entry stays)."""
     ensure_table(spark, spec, cfg)
+    _claim_empty(spark, spec)
     conform(df, spec).write.insertInto(spec.name, overwrite=True)
-    _written(spark, spec)
 
 
 def merge(
@@ -205,8 +211,8 @@ def merge(
     alone, without looking.
     """
     ensure_table(spark, spec, cfg)
-    if created_empty(spark, spec):
-        append(spark, df, spec, cfg)
+    if _claim_empty(spark, spec):
+        conform(df, spec).write.insertInto(spec.name)
         return
     columns = spec.column_names
     tracked = update_when_changed if update_when_changed is not None else [c for c in columns if c not in keys]
