@@ -89,8 +89,10 @@ _databases: dict[int, set[str]] = {}
 # its first write needs no look-up of existing rows. Writers of one table never run side by side (the jobs hold
 # locks), so "created empty here" stays true until this process writes.
 _created_empty: set[tuple] = set()
-# Tables of one database may be ensured from several threads (independent writes run side by side).
+# Tables may be ensured from several threads (independent writes run side by side): the listings are guarded
+# by one lock, and each table's check-and-create by its own, so two threads never both create one table.
 _catalog_lock = threading.RLock()
+_table_locks: dict[tuple, threading.Lock] = {}
 
 
 def _registered(spark: SparkSession, database: str, table: str) -> bool:
@@ -122,6 +124,16 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
     key = (id(spark), spec.name, location)
     if key in _ensured:
         return location
+    with _catalog_lock:
+        table_lock = _table_locks.setdefault(key, threading.Lock())
+    with table_lock:
+        if key not in _ensured:
+            _create_if_missing(spark, spec, location)
+            _ensured.add(key)
+    return location
+
+
+def _create_if_missing(spark: SparkSession, spec: TableSpec, location: str) -> None:
     if not _registered(spark, spec.database, spec.table):
         partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
         comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
@@ -136,8 +148,6 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
             _listed[(id(spark), spec.database)].add(spec.table)
             if empty:
                 _created_empty.add((id(spark), spec.name))
-    _ensured.add(key)
-    return location
 
 
 def _is_delta_table(location: str) -> bool:
