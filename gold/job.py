@@ -97,6 +97,7 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
     """
     run_id = run_id or ops.new_run_id("gold")
     report = GoldReport(run_id)
+    catalog.ensure_table(spark, sales_transactions.TABLE, cfg)  # gold before silver's first run reads no sales
     markers = ops.consumed_markers(spark, cfg, fact_sales.TABLE.name, SILVER_SALES)
     watermark = max(markers) if markers else None
     sales = spark.table(SILVER_SALES)

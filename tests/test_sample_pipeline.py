@@ -36,6 +36,22 @@ def table_versions(cfg, spark):
     return {t: DeltaTable(cfg.table_location(*t.split("."))).version() for t in catalog.all_tables(spark)}
 
 
+def test_gold_on_an_empty_lake(spark, cfg):
+    """Before the first sale: gold creates its tables (the aggregates read them), fills the offers, and a second
+    run writes nothing."""
+    from gold import job as gold_job
+
+    reset_lake(spark, cfg)
+    first = gold_job.run(spark, cfg)
+    assert first.fact_rows_in == 0 and "gold.dim_offer" in first.tables_written
+    assert sql_value(spark, "select count(*) from gold.dim_offer") == 6
+    assert sql_value(spark, "select count(*) from gold.fact_sales") == 0
+    assert sql_value(spark, "select count(*) from gold.mkt_top_products") == 0
+    before = table_versions(cfg, spark)
+    assert gold_job.run(spark, cfg).tables_written == []
+    assert table_versions(cfg, spark) == before
+
+
 def test_bronze_counts_and_redelivery(built, spark):
     report, _, _ = built
     assert sql_value(spark, "select count(*) from bronze.sales_transactions") == 3000
