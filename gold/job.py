@@ -82,8 +82,8 @@ def _replace_if_changed(spark: SparkSession, cfg: Settings, module) -> str | Non
 def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, build: Callable[[], DataFrame]) -> str:
     """Upsert the rows ``build()`` returns (built in the worker: building a plan costs round trips too).
 
-    SCD2 rows are never deleted in silver, so an atomic MERGE (new versions in, closed ones updated, one
-    commit) keeps each mirror exact while touching only what changed.
+    Silver never deletes dimension rows (SCD2 closes a version instead), so an atomic MERGE (new rows in,
+    changed ones updated, one commit) keeps each mirror exact while touching only what changed.
     """
     catalog.merge(spark, build(), module.TABLE, keys=[key], cfg=cfg, atomic=True)
     return module.TABLE.name
