@@ -10,7 +10,6 @@ logic change), so such a run writes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -79,13 +78,13 @@ def _replace_if_changed(spark: SparkSession, cfg: Settings, module) -> str | Non
     return module.TABLE.name
 
 
-def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, build: Callable[[], DataFrame]) -> str:
-    """Upsert the rows ``build()`` returns (built in the worker: building a plan costs round trips too).
+def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, rows: DataFrame) -> str:
+    """Upsert ``rows`` into the dimension.
 
     Silver never deletes dimension rows (SCD2 closes a version instead), so an atomic MERGE (new rows in,
     changed ones updated, one commit) keeps each mirror exact while touching only what changed.
     """
-    catalog.merge(spark, build(), module.TABLE, keys=[key], cfg=cfg, atomic=True)
+    catalog.merge(spark, rows, module.TABLE, keys=[key], cfg=cfg, atomic=True)
     return module.TABLE.name
 
 
@@ -114,12 +113,10 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
 
     written = side_by_side(
         partial(_replace_if_changed, spark, cfg, dim_offer),
-        *[partial(_merge_dimension, spark, cfg, module, key, partial(module.build, spark))
-          for module, key in DIMENSIONS],
+        *[partial(_merge_dimension, spark, cfg, module, key, module.build(spark)) for module, key in DIMENSIONS],
         # Customers are many: only the versions silver opened or closed since the last run.
-        partial(_merge_dimension, spark, cfg, dim_customer, "customer_key",
-                partial(dim_customer.build, spark, since=watermark)),
-        partial(_merge_dimension, spark, cfg, dim_date, "date_key", partial(dim_date.build, spark, sales)),
+        partial(_merge_dimension, spark, cfg, dim_customer, "customer_key", dim_customer.build(spark, since=watermark)),
+        partial(_merge_dimension, spark, cfg, dim_date, "date_key", dim_date.build(spark, sales)),
     )
     side_by_side(
         partial(catalog.merge, spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"],
