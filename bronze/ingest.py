@@ -113,6 +113,15 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def delivery_groups(path: str | Path) -> list[list[Path]]:
+    """The delivery groups pending in a drop folder, oldest first: the files of each folder (an hourly group)
+    together, folders in natural name order (group9 before group10; files directly in ``path`` first)."""
+    by_folder: dict[Path, list[Path]] = {}
+    for file in discover([path]):
+        by_folder.setdefault(file.parent, []).append(file)
+    return [by_folder[folder] for folder in sorted(by_folder, key=_natural_key)]
+
+
 def _natural_key(path: Path) -> list:
     """group10 sorts after group9."""
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]

@@ -30,6 +30,7 @@ from gold import (
 )
 from qlake import catalog, ops
 from qlake.config import Settings
+from qlake.profile import phase
 from qlake.spark import side_by_side
 from silver import sales_transactions
 
@@ -111,26 +112,33 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
         report.tables_written += [name for name in written if name]
         return report
 
-    written = side_by_side(
-        partial(_replace_if_changed, spark, cfg, dim_offer),
-        *[partial(_merge_dimension, spark, cfg, module, key, module.build(spark)) for module, key in DIMENSIONS],
-        # Customers are many: only the versions silver opened or closed since the last run.
-        partial(_merge_dimension, spark, cfg, dim_customer, "customer_key", dim_customer.build(spark, since=watermark)),
-        partial(_merge_dimension, spark, cfg, dim_date, "date_key", dim_date.build(spark, sales)),
-    )
-    side_by_side(
-        partial(catalog.merge, spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"],
-                cfg=cfg),
-        partial(_ensure, spark, cfg, *MARKETING),
-    )
+    with phase("dimensions"):
+        written = _write_dimensions(spark, cfg, sales, watermark)
+    with phase("fact_sales"):
+        side_by_side(
+            partial(catalog.merge, spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"],
+                    cfg=cfg),
+            partial(_ensure, spark, cfg, *MARKETING),
+        )
     written.append(fact_sales.TABLE.name)
-    written += side_by_side(*[partial(_replace, spark, cfg, module) for module in MARKETING])
+    with phase("marketing aggregates"):
+        written += side_by_side(*[partial(_replace, spark, cfg, module) for module in MARKETING])
     report.tables_written += [name for name in written if name]
     report.fact_rows_in = new_watermark["n"]
     report.fact_rows_total = catalog.row_count(spark, fact_sales.TABLE, cfg)
     ops.record_markers(spark, cfg, fact_sales.TABLE.name, SILVER_SALES,
                        {new_watermark["w"].isoformat(sep=" ", timespec="microseconds"): new_watermark["n"]}, run_id)
     return report
+
+
+def _write_dimensions(spark: SparkSession, cfg: Settings, sales, watermark) -> list:
+    return side_by_side(
+        partial(_replace_if_changed, spark, cfg, dim_offer),
+        *[partial(_merge_dimension, spark, cfg, module, key, module.build(spark)) for module, key in DIMENSIONS],
+        # Customers are many: only the versions silver opened or closed since the last run.
+        partial(_merge_dimension, spark, cfg, dim_customer, "customer_key", dim_customer.build(spark, since=watermark)),
+        partial(_merge_dimension, spark, cfg, dim_date, "date_key", dim_date.build(spark, sales)),
+    )
 
 
 def _ensure(spark: SparkSession, cfg: Settings, *modules) -> None:

@@ -14,8 +14,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from qlake import services
+from qlake import profile, services
 from qlake.config import settings
+from qlake.profile import phase
 
 console = Console()
 err_console = Console(stderr=True)
@@ -243,8 +244,13 @@ def _pipeline_lock(cfg, job: str):
 def hourly(session, cfg, incoming: str | None) -> int:
     """ingest → silver → gold, logged in ops.job_runs; returns the number of rejected files.
 
+    A drop folder holding several pending delivery groups (a backfill after an outage) is processed group by
+    group in delivery order, in this one session and one logged run: the same tables as one run per group.
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
+    from bronze import ingest as bronze_ingest
+
+    groups = (bronze_ingest.delivery_groups(incoming) if incoming else []) or [None]
     from qlake import catalog, runlog
     from silver import job as silver_job
 
@@ -254,12 +260,19 @@ def hourly(session, cfg, incoming: str | None) -> int:
             return 0
         silver_job.preload()
         with runlog.recorded(session, cfg, "hourly") as record:
-            rejected = run_ingest(session, cfg, [incoming]) if incoming else 0
-            silver = run_silver(session, cfg)
-            run_gold(session, cfg)
-            record.add(silver.rows_in, silver.rows_out, silver.quarantined)
-            for line in catalog.tidy(cfg, catalog.all_tables(session)):
-                click.echo(f"maintenance: {line}")
+            rejected = 0
+            for group in groups:
+                if group is not None:
+                    with phase("ingest"):
+                        rejected += run_ingest(session, cfg, group)
+                with phase("silver"):
+                    silver = run_silver(session, cfg)
+                with phase("gold"):
+                    run_gold(session, cfg)
+                record.add(silver.rows_in, silver.rows_out, silver.quarantined)
+            with phase("tidy"):
+                for line in catalog.tidy(cfg, catalog.all_tables(session)):
+                    click.echo(f"maintenance: {line}")
             if rejected:
                 record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
         return rejected
@@ -267,13 +280,32 @@ def hourly(session, cfg, incoming: str | None) -> int:
 
 @run_group.command("hourly")
 @click.option("--incoming", type=click.Path(exists=True), help="ingest new files from this file/folder first")
-def run_hourly_cmd(incoming: str | None) -> None:
-    """ingest new files → silver → gold → marketing. Exits 1 if a file was rejected (the rest still ran)."""
+@click.option("--profile", "show_profile", is_flag=True, help="print where the run's time went, per phase")
+def run_hourly_cmd(incoming: str | None, show_profile: bool) -> None:
+    """ingest new files → silver → gold → marketing. Exits 1 if a file was rejected (the rest still ran).
+
+    A drop folder with several pending groups (after an outage) is processed group by group, oldest first, in
+    one process. An hour with nothing new returns before the engine starts (the manifests say so)."""
+    from jobs import pending
     from qlake import spark
 
     cfg = settings()
-    if hourly(spark.session(cfg), cfg, incoming):
-        sys.exit(1)
+    if show_profile:
+        profile.start()
+    try:
+        with phase("check for new work (Delta logs, no engine)"):
+            idle = pending.record_if_idle(cfg, incoming)
+        if idle:
+            click.echo(idle)
+            return
+        with phase("engine start"):
+            session = spark.session(cfg)
+        if hourly(session, cfg, incoming):
+            sys.exit(1)
+    finally:
+        if show_profile:
+            for line in profile.active().lines():
+                err_console.print(line, highlight=False, markup=False)
 
 
 def daily(session, cfg, business_date: date, retention_hours: int = 168) -> None:

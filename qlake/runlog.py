@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from qlake import catalog, ops
 from qlake.catalog import TableSpec
 from qlake.config import Settings
+from qlake.profile import phase
 
 JOB_RUNS = TableSpec(
     name="ops.job_runs",
@@ -73,7 +74,8 @@ def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datet
 def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = None):
     """Run a job body and log it, failed or not; the exception still propagates."""
     record = RunRecord(run_id or ops.new_run_id(job), job, ops.utcnow())
-    record.versions_before = table_versions(spark, cfg)
+    with phase("run log: table versions before"):
+        record.versions_before = table_versions(spark, cfg)
     try:
         yield record
     except BaseException as exc:  # noqa: BLE001 - record every way a run can end, then re-raise
@@ -81,9 +83,10 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
         record.error = f"{type(exc).__name__}: {exc}"[:4000] if str(exc) else traceback.format_exc(limit=3)[-4000:]
         raise
     finally:
-        after = table_versions(spark, cfg)
-        written = {t: v for t, v in after.items() if record.versions_before.get(t) != v and t != JOB_RUNS.name}
-        write(spark, cfg, record, ops.utcnow(), written)
+        with phase("run log: versions after + write"):
+            after = table_versions(spark, cfg)
+            written = {t: v for t, v in after.items() if record.versions_before.get(t) != v and t != JOB_RUNS.name}
+            write(spark, cfg, record, ops.utcnow(), written)
 
 
 def record_skipped(spark: SparkSession, cfg: Settings, job: str, reason: str) -> None:

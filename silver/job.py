@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from qlake import catalog, ops
 from qlake.config import Settings
+from qlake.profile import phase
 from qlake.quality import Validator
 from silver import branches, customers, products, sales_agents, sales_transactions
 from bronze import sales_transactions as bronze_transactions
@@ -61,20 +62,26 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
     ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, run_date=ops.utcnow().date())
     try:
         # Engine work first (nothing written yet), then validation and writes, dimensions before transactions.
-        dimensions = [(branches.DIMENSION, stage_dimension(ctx, branches.DIMENSION, branches.staged)),
-                      (sales_agents.DIMENSION, stage_dimension(ctx, sales_agents.DIMENSION, sales_agents.staged))]
-        known = {dim.key: known_keys(ctx, dim, batch) for dim, batch in dimensions}
-        transactions = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
+        with phase("stage + flag (new bronze rows, rules per row)"):
+            dimensions = [(branches.DIMENSION, stage_dimension(ctx, branches.DIMENSION, branches.staged)),
+                          (sales_agents.DIMENSION, stage_dimension(ctx, sales_agents.DIMENSION, sales_agents.staged))]
+            known = {dim.key: known_keys(ctx, dim, batch) for dim, batch in dimensions}
+            transactions = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
         for dim, batch in dimensions:
-            finish_dimension(ctx, dim, batch)
-        accounting, written, consumed = sales_transactions.finish(ctx, transactions)
-        products.run(ctx, written)
-        customers.run(ctx, written)
+            with phase(f"validate (GX) + write {dim.spec.name}"):
+                finish_dimension(ctx, dim, batch)
+        with phase(f"validate (GX) + write {sales_transactions.TABLE.name}"):
+            accounting, written, consumed = sales_transactions.finish(ctx, transactions)
+        with phase("write silver.products, silver.customers"):
+            products.run(ctx, written)
+            customers.run(ctx, written)
         if consumed:
             record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
     finally:
-        dq_rows = _store_dq_results(ctx)  # a failed run's rule counts are the most useful ones
-        docs = validator.publish()
+        with phase("store DQ results"):
+            dq_rows = _store_dq_results(ctx)  # a failed run's rule counts are the most useful ones
+        with phase("Data Docs"):
+            docs = validator.publish()
         catalog.drop_scratch(cfg, run_id)
     return SilverReport(run_id, ctx.accounting, dq_rows, docs)
 

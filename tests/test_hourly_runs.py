@@ -1,0 +1,119 @@
+"""`qlake run hourly` as the scheduler runs it: a backfill of several pending groups in one process builds the
+same tables as one run per group, an hour with nothing new returns before the engine starts, and `--profile`
+says where the time went."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import reset_lake
+
+BIN = Path(sys.executable).parent
+
+# Columns that differ between two deliveries of the same files at other times (delivery time, run, landing
+# path), and the surrogate keys of SCD2 versions opened at those times; everything else must be equal.
+VOLATILE = {"_updated_at", "_run_id", "run_id", "_batch_id", "_ingested_at", "_source_file", "quarantined_at",
+            "valid_from", "valid_to", "customer_key", "branch_key", "sales_agent_key", "raw", "recorded_at",
+            "customer_sk", "branch_sk", "sales_agent_sk"}
+COMPARED = ("silver.sales_transactions", "silver.branches", "silver.sales_agents", "silver.customers",
+            "silver.products", "gold.fact_sales", "gold.dim_product", "gold.dim_branch", "gold.dim_sales_agent",
+            "gold.dim_customer", "gold.dim_date", "gold.dim_offer", "gold.mkt_top_products",
+            "gold.mkt_offer_redemptions", "gold.mkt_online_sales_by_city")
+
+
+def qlake(*args, timeout=600):
+    return subprocess.run([str(BIN / "qlake"), *args], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ))
+
+
+def snapshot(spark) -> dict[str, list[tuple]]:
+    tables = {}
+    for name in COMPARED:
+        df = spark.table(name)
+        stable = df.select(*[c for c in df.columns if c not in VOLATILE])
+        tables[name] = sorted((tuple(r) for r in stable.collect()), key=repr)
+    return tables
+
+
+@pytest.fixture(scope="module")
+def per_group_and_backfill(spark, cfg, sample_dir, tmp_path_factory):
+    """The sample delivered one `run hourly` per group, then again as one backfill over the three groups."""
+    reset_lake(spark, cfg)
+    for group in sorted(sample_dir.iterdir()):
+        out = qlake("run", "hourly", "--incoming", str(group))
+        assert out.returncode == 0, out.stderr[-3000:]
+    per_group = snapshot(spark)
+
+    reset_lake(spark, cfg)
+    drop = tmp_path_factory.mktemp("drop")  # the drop folder after an outage: three groups pending
+    for group in sorted(sample_dir.iterdir()):
+        shutil.copytree(group, drop / group.name)
+    out = qlake("run", "hourly", "--incoming", str(drop), "--profile")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return per_group, snapshot(spark), drop, out
+
+
+def test_backfill_of_three_groups_equals_one_run_per_group(per_group_and_backfill, cfg):
+    from qlake import runlog
+
+    per_group, backfill, _, out = per_group_and_backfill
+    for name in COMPARED:
+        assert backfill[name] == per_group[name], name
+    assert len(per_group["gold.fact_sales"]) == 3000
+    # one logged run for the backfill, its rows the sum of the groups' (group 3 re-delivers group 1)
+    last = runlog.last_runs(cfg, "hourly")[-1]
+    assert (last["status"], last["rows_in"]) == ("succeeded", 1515 + 1500)
+    # groups in delivery order: every file of group 1, then group 2, then group 3
+    names = [f"{kind}_SS_raw_{n}.csv" for n in (1, 2, 3) for kind in ("branches", "sales_agents", "sales_transactions")]
+    positions = [out.stdout.index(name) for name in names]
+    assert positions == sorted(positions)
+
+
+def test_profile_names_every_phase(per_group_and_backfill):
+    *_, out = per_group_and_backfill
+    phases = [line.rsplit(None, 1)[0].strip() for line in out.stderr.splitlines()[1:] if line.strip()]
+    for expected in ("check for new work (Delta logs, no engine)", "engine start", "ingest", "silver",
+                     "validate (GX) + write silver.sales_transactions", "Data Docs", "gold", "fact_sales",
+                     "marketing aggregates", "tidy", "run log: versions after + write", "total (command)"):
+        assert expected in phases, (expected, out.stderr)
+    assert phases.count("silver") == 3  # one pass per pending group
+
+
+def test_hour_with_nothing_new_returns_before_the_engine_starts(per_group_and_backfill, cfg):
+    from qlake import runlog
+
+    *_, drop, _ = per_group_and_backfill
+    before = len(runlog.last_runs(cfg, "hourly"))
+    out = qlake("run", "hourly", "--incoming", str(drop), "--profile")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "hourly: nothing new (no new file, every layer up to date); engine not started"
+    assert "engine start" not in out.stderr
+    runs = runlog.last_runs(cfg, "hourly")
+    assert len(runs) == before + 1
+    assert (runs[-1]["status"], runs[-1]["rows_in"], runs[-1]["rows_out"]) == ("succeeded", 0, 0)
+
+
+def test_work_is_found_from_the_logs(per_group_and_backfill, cfg, tmp_path):
+    from jobs import pending
+
+    *_, drop, _ = per_group_and_backfill
+    assert pending.work_pending(cfg, str(drop)) is None
+    new = tmp_path / "group4"
+    new.mkdir()
+    source = next(drop.glob("group1/branches_*.csv"))
+    (new / "branches_SS_raw_4.csv").write_text(source.read_text().replace("\n", "\r\n", 1))
+    assert pending.work_pending(cfg, str(new)) == f"new file {new / 'branches_SS_raw_4.csv'}"
+    # landed by `qlake ingest` alone: bronze changed after the last hourly run, so the next hour runs silver
+    out = qlake("ingest", str(new))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert pending.work_pending(cfg, None) == "bronze.branches changed since the last hourly or silver run"
+    out = qlake("run", "hourly")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "nothing new" not in out.stdout and "silver.branches:" in out.stdout
+    assert pending.work_pending(cfg, str(new)) is None
