@@ -1,0 +1,125 @@
+"""`python -m bench.hourly`: a real-size hour as the scheduler runs it — whole `qlake run hourly` processes —
+next to a DuckDB process doing the batch job (bench/baseline_duckdb.py) on the same file, in the same run.
+
+Measured: the hour on an empty lake, the same-size hour on a lake holding QLAKE_BENCH_HISTORY_ROWS (default
+1,000,000) rows, an hour with nothing new, and a backfill of QLAKE_BENCH_BACKFILL_GROUPS (default 24) pending
+groups in one command. Writes bench/results_hourly.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+DUCKDB_HOUR = """
+import sys
+from pathlib import Path
+from bench import baseline_duckdb as duck
+group, out = Path(sys.argv[1]), Path(sys.argv[2])
+con = duck.connect()
+duck.ingest(con, group, out / "bronze")
+duck.silver(con, out / "bronze", out / "silver.parquet")
+duck.gold(con, out / "silver.parquet", out / "bronze", out / "gold")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _timed(args: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(args, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if out.returncode not in (0, 1):  # 1: a file was rejected (generated dirt), the run still completed
+        raise SystemExit(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return round(seconds, 3)
+
+
+def _lake(work: Path, name: str) -> dict:
+    return {**os.environ, "QLAKE_HOME": str(work / name), "QLAKE_METASTORE_PORT": str(_free_port()),
+            "QLAKE_KAFKA_PORT": str(_free_port()), "QLAKE_THRIFT_PORT": str(_free_port())}
+
+
+def main() -> int:
+    from qlake.generate import generate
+
+    history_rows = int(os.environ.get("QLAKE_BENCH_HISTORY_ROWS", "1000000"))
+    hour_rows = int(os.environ.get("QLAKE_BENCH_HOUR_ROWS", "2000"))
+    backfill_groups = int(os.environ.get("QLAKE_BENCH_BACKFILL_GROUPS", "24"))
+    work = HERE / "out-hourly"
+    shutil.rmtree(work, ignore_errors=True)
+    history = generate(work / "history", groups=1, rows=history_rows, seed=11, redeliver=False)[0]
+    hour = generate(work / "hour", groups=1, rows=hour_rows, seed=12, redeliver=False, start_group=500)[0]
+    backfill = generate(work / "backfill", groups=backfill_groups, rows=hour_rows, seed=13, redeliver=False,
+                        start_group=600)[0].parent
+    qlake = str(BIN / "qlake")
+    lakes = []
+
+    def hourly(env, incoming) -> float:
+        return _timed([qlake, "run", "hourly", "--incoming", str(incoming)], env)
+
+    try:
+        empty = _lake(work, "empty")
+        lakes.append(empty)
+        subprocess.run([qlake, "services", "up"], env=empty, capture_output=True, check=True)
+        hour_empty = hourly(empty, hour)
+        noop = hourly(empty, hour)
+
+        full = _lake(work, "history")
+        lakes.append(full)
+        subprocess.run([qlake, "services", "up"], env=full, capture_output=True, check=True)
+        hourly(full, history)  # the lake's history, untimed
+        hour_history = hourly(full, hour)
+
+        pending = _lake(work, "backfill")
+        lakes.append(pending)
+        subprocess.run([qlake, "services", "up"], env=pending, capture_output=True, check=True)
+        backfill_seconds = hourly(pending, backfill)
+
+        duck_env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+        duck = [_timed([sys.executable, "-c", DUCKDB_HOUR, str(hour), str(work / f"duck{i}")], duck_env)
+                for i in range(3)]
+    finally:
+        for env in lakes:
+            subprocess.run([qlake, "services", "down"], env=env, capture_output=True)
+    duck_s = sorted(duck)[1]
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores",
+        "hour_rows": hour_rows,
+        "history_rows": history_rows,
+        "duckdb_process_s": duck_s,
+        "hour_on_empty_lake_s": hour_empty,
+        "hour_on_history_s": hour_history,
+        "noop_hour_s": noop,
+        "backfill_groups": backfill_groups,
+        "backfill_s": backfill_seconds,
+        "ratios": {
+            "hour_on_history_vs_duckdb": round(hour_history / duck_s, 2),  # goal ≤ 6 (stretch 3)
+            "noop_vs_duckdb": round(noop / duck_s, 2),  # goal ≤ 3
+            "history_vs_empty": round(hour_history / hour_empty, 2),  # goal ≤ 1.2
+            "backfill_vs_one_hour": round(backfill_seconds / hour_empty, 2),  # goal ≤ 4
+        },
+    }
+    result["goals"] = {"hour_on_history_vs_duckdb": 6.0, "noop_vs_duckdb": 3.0, "history_vs_empty": 1.2,
+                       "backfill_vs_one_hour": 4.0}
+    result["met"] = {k: result["ratios"][k] <= v for k, v in result["goals"].items()}
+    (HERE / "results_hourly.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
