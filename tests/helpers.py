@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import time
+
+# When this test session started (helpers is imported while the tests are collected, before any job runs).
+SESSION_STARTED_AT = time.time()
 
 # Figures a suite publishes for the end-of-run summary (see conftest.pytest_terminal_summary).
 SUMMARY: dict[str, str] = {}
