@@ -10,7 +10,8 @@ deliveries byte for byte (typos included: ``cusomter_lname``, ``cusomter_email``
 - ``sales_transactions_SS_raw_{N}.csv``: ``rows`` sales, about a third of them online.
 
 Every kind of dirt the real sample files carry (the README's data-quality rules) is produced, so the pipeline is
-exercised on all of it at any scale, from values generated here rather than copied from the sample (only the product catalog is the sample's):
+exercised on all of it at any scale, from values generated here rather than copied from the sample (only the
+product catalog is the sample's):
 
 - dates without zero padding (``2022-2-5``), spread over 2022-01-01..2023-12-31;
 - agents' ``hire_date`` drifts: from group 2 on, one or two of group 1's agents carry a different hire date;
