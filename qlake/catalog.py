@@ -12,11 +12,12 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.config import Settings, settings as load_settings
+from qlake.config import LAYERS, Settings, settings as load_settings
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 _NOT_NULL = re.compile(r"\s+NOT\s+NULL\b", re.IGNORECASE)
@@ -389,6 +390,16 @@ def row_count(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None)
     if None in counts and actions.num_rows:
         return spark.table(spec.name).count()
     return sum(counts) if actions.num_rows else 0
+
+
+def lake_tables(spark: SparkSession, cfg: Settings) -> list[str]:
+    """The lake's Delta tables as ``db.table``: on a local lake read from its folders (a directory listing, where
+    the metastore's SHOW TABLES costs round trips per database); elsewhere from the metastore."""
+    if not cfg.is_local:
+        return all_tables(spark)
+    root = Path(cfg.path("tables"))
+    return sorted(f"{db.name}.{table.name}" for db in root.glob("*") if db.name in LAYERS
+                  for table in db.iterdir() if (table / "_delta_log").is_dir())
 
 
 def all_tables(spark: SparkSession, databases: tuple[str, ...] = ("bronze", "silver", "gold", "ops")) -> list[str]:

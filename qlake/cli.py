@@ -271,7 +271,7 @@ def hourly(session, cfg, incoming: str | None) -> int:
                     run_gold(session, cfg)
                 record.add(silver.rows_in, silver.rows_out, silver.quarantined)
             with phase("tidy"):
-                for line in catalog.tidy(cfg, catalog.all_tables(session)):
+                for line in catalog.tidy(cfg, catalog.lake_tables(session, cfg)):
                     click.echo(f"maintenance: {line}")
             if rejected:
                 record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"

@@ -51,7 +51,7 @@ def table_versions(spark: SparkSession, cfg: Settings) -> dict[str, int]:
     from deltalake.exceptions import TableNotFoundError
 
     versions = {}
-    for name in catalog.all_tables(spark):
+    for name in catalog.lake_tables(spark, cfg):
         try:
             versions[name] = DeltaTable(cfg.table_location(*name.split("."))).version()
         except TableNotFoundError:
