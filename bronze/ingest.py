@@ -14,9 +14,8 @@ already in the table, so the manifest is completed without appending again. Reje
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
+import hashlib
+import os
 import re
 import time
 import uuid
@@ -29,24 +28,33 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from bronze import branches, ingested_files, rejected_files, sales_agents, sales_transactions
+from bronze import ingested_files, rejected_files
+from bronze.delivery import (  # noqa: F401 - discover/delivery_groups are this module's API for the jobs too
+    FILE_KINDS,
+    NotReady,
+    RejectedFile,
+    Signature,
+    check_entry,
+    classify,
+    delivery_groups,
+    discover,
+    incomplete_groups,
+    inspect_bytes,
+    opened,
+    temporary_name,
+    wait_until_settled,
+)
 from bronze.raw_files import RawFileKind
 from qlake import catalog, storage
 from qlake.config import Settings
-
-FILE_KINDS: tuple[RawFileKind, ...] = (branches.KIND, sales_agents.KIND, sales_transactions.KIND)
 _EXTRA_FIELD = "_qlake_extra_field"  # sentinel column: non-null only when a row has more fields than the header
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-class RejectedFile(Exception):
-    """The file cannot be ingested; the message is the reason shown to users and stored in rejected_files."""
 
 
 @dataclass
 class FileOutcome:
     path: str
-    status: str  # ingested | duplicate | skipped | rejected | recovered
+    status: str  # ingested | duplicate | skipped | rejected | recovered | waiting (still being written)
     kind: str | None = None
     rows_added: int = 0
     reason: str | None = None
@@ -63,6 +71,8 @@ class FileOutcome:
             return f"duplicate  {name}: same content as an earlier delivery, 0 rows added"
         if self.status == "skipped":
             return f"skipped    {name}: already processed (same path and content)"
+        if self.status == "waiting":
+            return f"waiting    {name}: {self.reason}; left for the next run"
         return f"REJECTED   {name}: {self.reason}"
 
 
@@ -96,122 +106,6 @@ class IngestReport:
 def new_batch_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Files to ingest: given files as they are, folders walked recursively, in name order (hour groups in order)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted((p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")),
-                                key=_natural_key))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    return found
-
-
-def delivery_groups(path: str | Path) -> list[list[Path]]:
-    """The delivery groups pending in a drop folder, oldest first: the files of each folder (an hourly group)
-    together, folders in natural name order (group9 before group10; files directly in ``path`` first)."""
-    by_folder: dict[Path, list[Path]] = {}
-    for file in discover([path]):
-        by_folder.setdefault(file.parent, []).append(file)
-    return [by_folder[folder] for folder in sorted(by_folder, key=_natural_key)]
-
-
-def _natural_key(path: Path) -> list:
-    """group10 sorts after group9."""
-    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]
-
-
-def incomplete_groups(files: list[Path]) -> list[str]:
-    """Warn about a delivery folder that holds some file kinds but not all three (the hourly group is three)."""
-    by_folder: dict[Path, set[str]] = {}
-    for path in files:
-        for kind in FILE_KINDS:
-            if kind.matches(path.name):
-                by_folder.setdefault(path.parent, set()).add(kind.kind)
-    return [
-        f"{folder}: no {', '.join(sorted({k.kind for k in FILE_KINDS} - kinds))} file in this delivery; "
-        "rows that need it are quarantined by silver until it arrives"
-        for folder, kinds in sorted(by_folder.items())
-        if kinds != {k.kind for k in FILE_KINDS}
-    ]
-
-
-def classify(file_name: str) -> RawFileKind:
-    for kind in FILE_KINDS:
-        if kind.matches(file_name):
-            return kind
-    raise RejectedFile(
-        "unknown file name: expected branches_*.csv, sales_agents_*.csv or sales_transactions_*.csv"
-    )
-
-
-def inspect_bytes(path: Path, kind: RawFileKind) -> None:
-    """Reject files that are empty, binary, not UTF-8, header-less or with a header that is not ``kind``'s.
-
-    Streams the file in chunks (bounded memory for multi-GB deliveries).
-    """
-    size = path.stat().st_size
-    if size == 0:
-        raise RejectedFile("empty file (0 bytes)")
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, line_no, head = 0, 1, ""
-    with open(path, "rb") as f:
-        while chunk := f.read(storage.CHUNK):
-            nul = chunk.find(b"\x00")
-            if nul >= 0:
-                raise RejectedFile(f"binary content: NUL byte at byte offset {offset + nul}")
-            try:
-                text = decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                bad = offset + exc.start
-                line = line_no + chunk[: exc.start].count(b"\n")
-                raise RejectedFile(
-                    f"not UTF-8: byte 0x{chunk[exc.start]:02x} at byte offset {bad} (line {line})"
-                ) from None
-            if len(head) < 1 << 16:
-                head += text[: (1 << 16) - len(head)]
-            line_no += chunk.count(b"\n")
-            offset += len(chunk)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise RejectedFile(f"not UTF-8: truncated multi-byte character at the end (byte {offset})") from None
-    _check_header(head, kind)
-
-
-def _check_header(head: str, kind: RawFileKind) -> None:
-    head = head.lstrip("\ufeff")  # a UTF-8 byte-order mark is harmless; the engine skips the header line
-    lines = head.splitlines()
-    if not lines or not lines[0].strip():
-        raise RejectedFile("no header line (first line is empty)")
-    header = next(csv.reader(io.StringIO(lines[0])))
-    header = [h.strip() for h in header]
-    expected = list(kind.columns)
-    if header != expected:
-        missing = [c for c in expected if c not in header]
-        unexpected = [c for c in header if c not in expected]
-        if not missing and not unexpected:
-            problem = "columns in a different order"
-        else:
-            problem = ", ".join(
-                part
-                for part in (
-                    f"missing {missing}" if missing else "",
-                    f"unexpected {unexpected}" if unexpected else "",
-                )
-                if part
-            )
-        if len(header) == 1 and any(sep in lines[0] for sep in (";", "\t", "|")):
-            problem += " (wrong delimiter? fields must be separated by commas)"
-        raise RejectedFile(f"header does not match the {kind.kind} layout: {problem}")
-    if not any(line.strip() for line in lines[1:]):
-        raise RejectedFile("header only: the file has no data rows")
 
 
 def read_raw(spark: SparkSession, landing_path: str, kind: RawFileKind) -> DataFrame:
@@ -282,17 +176,36 @@ class Ingestor:
         """Rows of this content already in the bronze table (an interrupted run committed them, then died)."""
         return catalog.rows_with_value(self.spark, kind.table, self.cfg, "_source_sha256", sha)
 
-    def ingest_file(self, path: Path) -> FileOutcome:
-        source_path = str(path.resolve())
-        sha = storage.sha256_file(path)
-        size = path.stat().st_size
+    def ingest_file(self, path: Path, signature: Signature | None = None) -> FileOutcome:
+        """One delivery entry. ``signature``: its settled ``lstat`` (None: it changed during the settle window).
+        The entry's own path is reported, never a link's target; nothing but a checked regular file is read."""
+        source_path = os.path.abspath(path)  # not resolve(): a link must not put its target's name anywhere
+        if temporary_name(path.name):
+            return FileOutcome(source_path, "waiting", reason="temporary name (still being written?)")
+        if signature is None:
+            return FileOutcome(source_path, "waiting", reason="size or modification time changed during the "
+                                                             "settle window (still being written?)")
+        try:
+            check_entry(path, os.lstat(path), self.cfg.max_file_bytes)
+        except RejectedFile as exc:
+            return self._reject_unread(path, source_path, signature, str(exc))
+        try:
+            with opened(path, signature) as readable:
+                return self._ingest_regular(path, readable, source_path, signature.size)
+        except NotReady as exc:
+            return FileOutcome(source_path, "waiting", reason=f"{exc} (still being written?)")
+        except RejectedFile as exc:  # could not be opened as the regular file it was
+            return self._reject_unread(path, source_path, signature, str(exc))
+
+    def _ingest_regular(self, path: Path, readable: Path, source_path: str, size: int) -> FileOutcome:
+        sha = storage.sha256_file(readable)
         if (source_path, sha) in self.seen:
             return FileOutcome(source_path, "skipped", sha256=sha)
         try:
             kind = classify(path.name)
-            inspect_bytes(path, kind)
+            inspect_bytes(readable, kind)
         except RejectedFile as exc:
-            return self._reject(path, source_path, sha, size, str(exc))
+            return self._reject(readable, path, source_path, sha, size, str(exc))
 
         if sha in self.ingested:
             self._record(kind, path, source_path, sha, size, rows=0, status="duplicate",
@@ -309,29 +222,32 @@ class Ingestor:
                                sha256=sha)
 
         ingested_at = self.now()
-        landing = self._land(path, sha, ingested_at)
+        landing = self._land(readable, path.name, sha, ingested_at)
         try:
             rows = self._append_rows(kind, landing, sha, ingested_at)
         except RejectedFile as exc:
-            return self._reject(path, source_path, sha, size, str(exc))
+            return self._reject(readable, path, source_path, sha, size, str(exc))
         self._record(kind, path, source_path, sha, size, rows=rows, status="ingested", landing=landing)
         return FileOutcome(source_path, "ingested", kind.kind, rows_added=rows, landing_path=landing, sha256=sha)
 
-    def _land(self, path: Path, sha: str, at: datetime) -> str:
+    def _land(self, readable: Path, file_name: str, sha: str, at: datetime) -> str:
         folder = self.cfg.path("landing", f"date={at:%Y-%m-%d}", f"hour={at:%H}")
-        name = _SAFE_NAME.sub("_", path.name)  # only the base name, sanitised: nothing escapes the lake
+        name = _SAFE_NAME.sub("_", file_name)  # only the base name, sanitised: nothing escapes the lake
         dest = f"{folder}/{name}"
         if storage.exists(dest):  # same name, other content, same hour: keep both
             stem, dot, ext = name.rpartition(".")
             dest = f"{folder}/{stem}.{sha[:12]}{dot}{ext}"
-        storage.copy_into(path, dest)
+        storage.copy_into(readable, dest)
         return dest
 
     def _append_rows(self, kind: RawFileKind, landing: str, sha: str, at: datetime) -> int:
         raw = read_raw(self.spark, landing, kind)
         overlong = raw.where(F.col(_EXTRA_FIELD).isNotNull())
+        longest = F.greatest(*[F.coalesce(F.length(F.col(f"`{c}`")), F.lit(0)) for c in kind.columns])
+        too_long = longest > F.lit(self.cfg.max_field_chars)
         try:
-            bad_rows = overlong.limit(1).count()
+            # One scan finds both kinds of bad row; telling them apart is only paid for a bad file.
+            bad_rows = raw.where(F.col(_EXTRA_FIELD).isNotNull() | too_long).limit(1).count()
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
             message = _engine_message(exc)
             counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
@@ -341,6 +257,13 @@ class Ingestor:
                 ) from None
             raise RejectedFile(f"malformed CSV: {message}") from None
         numbered = number_rows(raw)
+        if bad_rows and not overlong.limit(1).count():
+            first = [r["_row_number"] for r in numbered.where(too_long).select("_row_number")
+                     .orderBy("_row_number").limit(5).collect()]
+            raise RejectedFile(
+                f"field longer than {self.cfg.max_field_chars} characters (QLAKE_MAX_FIELD_CHARS) "
+                f"at data rows {first}"
+            )
         if bad_rows:
             where = numbered.where(F.col(_EXTRA_FIELD).isNotNull())
             first = [r["_row_number"] for r in where.select("_row_number").orderBy("_row_number").limit(5).collect()]
@@ -377,10 +300,21 @@ class Ingestor:
         if status == "ingested":
             self.ingested[sha] = landing or ""
 
-    def _reject(self, path: Path, source_path: str, sha: str, size: int, reason: str) -> FileOutcome:
+    def _reject_unread(self, path: Path, source_path: str, signature: Signature, reason: str) -> FileOutcome:
+        """Reject an entry that must not be read (a link, a pipe, a device, a hard link, too large): nothing of
+        it is copied, and its "hash" identifies the entry (path + lstat), not content that was never read."""
+        marker = hashlib.sha256(f"unread:{source_path}:{signature.inode}:{signature.mtime_ns}".encode()).hexdigest()
+        if (source_path, marker) in self.seen:
+            return FileOutcome(source_path, "skipped", sha256=marker)
+        return self._reject(None, path, source_path, marker, signature.size, reason)
+
+    def _reject(self, readable: Path | None, path: Path, source_path: str, sha: str, size: int,
+                reason: str) -> FileOutcome:
         at = self.now()
-        dest = self.cfg.path("quarantine", f"date={at:%Y-%m-%d}", f"{sha[:12]}_{_SAFE_NAME.sub('_', path.name)}")
-        storage.copy_into(path, dest)
+        dest = ""  # nothing copied for an entry that was not read
+        if readable is not None:
+            dest = self.cfg.path("quarantine", f"date={at:%Y-%m-%d}", f"{sha[:12]}_{_SAFE_NAME.sub('_', path.name)}")
+            storage.copy_into(readable, dest)
         row = {
             "sha256": sha,
             "file_name": path.name,
@@ -407,10 +341,11 @@ def ingest(spark: SparkSession, cfg: Settings, paths: Iterable[str | Path], *,
            on_file: Callable[[FileOutcome], None] | None = None, batch_id: str | None = None) -> IngestReport:
     """Ingest files and folders; never raises for a bad file (it is rejected and reported instead)."""
     files = discover(paths)
+    settled = wait_until_settled(files, cfg.settle_seconds)
     ingestor = Ingestor(spark, cfg, batch_id)
     report = IngestReport(ingestor.batch_id, warnings=incomplete_groups(files))
     for path in files:
-        outcome = ingestor.ingest_file(path)
+        outcome = ingestor.ingest_file(path, settled[path])
         report.files.append(outcome)
         if on_file:
             on_file(outcome)
@@ -421,20 +356,21 @@ def watch(spark: SparkSession, cfg: Settings, folder: str | Path, *, interval: f
           settle_seconds: float = 5.0, once: bool = False,
           on_file: Callable[[FileOutcome], None] | None = None,
           should_stop: Callable[[], bool] = lambda: False) -> list[IngestReport]:
-    """Poll a drop folder; ingest files whose size and mtime have not changed for ``settle_seconds``.
-
-    A file still being written is left for the next poll; known files are skipped by the manifest.
-    """
+    """Poll a drop folder; ingest entries whose ``lstat`` (size, time, inode) has not changed for
+    ``settle_seconds``. A file still being written is left for the next poll; known files are skipped by the
+    manifest; links, pipes and devices are rejected by :meth:`Ingestor.ingest_file` without being read."""
     reports: list[IngestReport] = []
-    sizes: dict[Path, tuple[int, float]] = {}
+    seen: dict[Path, Signature] = {}
     while not should_stop():
-        ready = []
+        ready: list[Path] = []
         now = time.time()
         for path in discover([folder]):
-            stat = path.stat()
-            signature = (stat.st_size, stat.st_mtime)
-            settled = now - stat.st_mtime >= settle_seconds and sizes.get(path, signature) == signature
-            sizes[path] = signature
+            try:
+                signature = Signature.of(os.lstat(path))
+            except FileNotFoundError:
+                continue
+            settled = now - signature.mtime_ns / 1e9 >= settle_seconds and seen.get(path, signature) == signature
+            seen[path] = signature
             if settled:
                 ready.append(path)
         if ready:

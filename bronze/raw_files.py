@@ -14,6 +14,10 @@ LINEAGE_COLUMNS = (
 )
 
 
+# What may follow ``<kind>_`` in a delivered file's name (before ``.csv``): the one documented name pattern.
+LABEL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
 @dataclass(frozen=True)
 class RawFileKind:
     """A delivered file kind: how its name looks, its header (spelling as delivered) and its bronze table."""
@@ -42,7 +46,7 @@ def raw_file_kind(kind: str, columns: str, min_fields: int | None = None) -> Raw
     names = tuple(c.strip() for c in columns.split(","))
     return RawFileKind(
         kind=kind,
-        name_pattern=re.compile(rf"^{kind}_[A-Za-z0-9_.-]*\.csv$", re.IGNORECASE),
+        name_pattern=re.compile(rf"^{kind}_[A-Za-z0-9_.-]*\.csv$", re.IGNORECASE),  # LABEL_CHARS
         columns=names,
         min_fields=min_fields if min_fields is not None else len(names),
     )

@@ -29,6 +29,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not an integer port/number") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not a number") from exc
+
+
 def _is_uri(path: str) -> bool:
     return "://" in path
 
@@ -49,6 +57,11 @@ class Settings:
     hourly_cron: str
     daily_cron: str
     expectations_dir: str
+    # The drop folder's limits (bronze.delivery): bigger files and longer fields are rejected with the limit named.
+    max_file_bytes: int = 4 << 30
+    max_field_chars: int = 65_536
+    # A delivered file whose size or time changes within this window is still being written: left for next run.
+    settle_seconds: float = 0.2
     extra: dict[str, str] = field(default_factory=dict)
 
     # ---- where things live -------------------------------------------------------------------------------------
@@ -155,4 +168,7 @@ def settings() -> Settings:
         hourly_cron=_env("QLAKE_HOURLY_CRON", "5 * * * *"),
         daily_cron=_env("QLAKE_DAILY_CRON", "30 0 * * *"),
         expectations_dir=str(Path(_env("QLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))).resolve()),
+        max_file_bytes=_env_int("QLAKE_MAX_FILE_BYTES", 4 << 30),
+        max_field_chars=_env_int("QLAKE_MAX_FIELD_CHARS", 65_536),
+        settle_seconds=_env_float("QLAKE_SETTLE_SECONDS", 0.2),
     )

@@ -27,27 +27,54 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+# Files qlake writes into the lake (landing, quarantine, exports) are data, never programs, and never writable
+# by other users, whatever the umask or the delivered file's own mode bits.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def make_dirs(path: str | Path) -> None:
+    """Create a local folder and its missing parents, each with :data:`DIR_MODE` (whatever the umask)."""
+    missing = []
+    folder = Path(path)
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # created meanwhile by a concurrent writer
+            continue
+        os.chmod(folder, DIR_MODE)
+
+
 def copy_into(local_file: str | Path, dest_uri: str) -> None:
-    """Copy a local file to ``dest_uri`` (local or remote) atomically."""
+    """Copy a local file to ``dest_uri`` (local or remote) atomically; a local copy gets :data:`FILE_MODE`."""
     fs, dest = _fs(dest_uri)
     parent = dest.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
+    if isinstance(fs, pafs.LocalFileSystem):
+        make_dirs(parent)
+    else:
+        fs.create_dir(parent, recursive=True)
     tmp = f"{parent}/.{uuid.uuid4().hex}.tmp"
     with open(local_file, "rb") as src, fs.open_output_stream(tmp) as out:
         while chunk := src.read(CHUNK):
             out.write(chunk)
+    if isinstance(fs, pafs.LocalFileSystem):
+        os.chmod(tmp, FILE_MODE)
     fs.move(tmp, dest)
 
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     """Write a local file under a temp name and rename it into place (readers never see half a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     with open(tmp, "w", encoding=encoding, newline="") as out:
         out.write(text)
         out.flush()
         os.fsync(out.fileno())
+    os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
 
 
