@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= $(CURDIR)/lake
 SAMPLE ?= $(CURDIR)/../shared/data/raw
 
-.PHONY: install demo test bench bench-stream clean services-down
+.PHONY: install demo test fuzz bench bench-stream clean services-down
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -23,6 +23,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Longer fuzzing of the delivery reader than the suite's one-minute budget (tests/test_delivery_fuzz.py).
+fuzz: install
+	QLAKE_FUZZ_EXAMPLES=20000 QLAKE_FUZZ_RUN_EXAMPLES=400 $(BIN)/python -m pytest -q tests/test_delivery_fuzz.py
 
 bench: install
 	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.stream | tee bench/results_stream.json; exit $$status

@@ -303,7 +303,7 @@ class Ingestor:
     def _reject_unread(self, path: Path, source_path: str, signature: Signature, reason: str) -> FileOutcome:
         """Reject an entry that must not be read (a link, a pipe, a device, a hard link, too large): nothing of
         it is copied, and its "hash" identifies the entry (path + lstat), not content that was never read."""
-        marker = hashlib.sha256(f"unread:{source_path}:{signature.inode}:{signature.mtime_ns}".encode()).hexdigest()
+        marker = unread_marker(source_path, signature)
         if (source_path, marker) in self.seen:
             return FileOutcome(source_path, "skipped", sha256=marker)
         return self._reject(None, path, source_path, marker, signature.size, reason)
@@ -330,6 +330,31 @@ class Ingestor:
         catalog.append(self.spark, self.spark.createDataFrame([row], schema), rejected_files.TABLE, self.cfg)
         self.seen.add((source_path, sha))
         return FileOutcome(source_path, "rejected", reason=reason, sha256=sha)
+
+
+def unread_marker(source_path: str, signature: Signature) -> str:
+    """The manifest's "content hash" of an entry rejected unread: its path and inode, never its content."""
+    return hashlib.sha256(f"unread:{source_path}:{signature.inode}:{signature.mtime_ns}".encode()).hexdigest()
+
+
+def manifest_key(cfg: Settings, path: Path) -> tuple[str, str] | None:
+    """The (source path, content hash) under which the manifests would hold this delivery entry, read with the
+    same care as :meth:`Ingestor.ingest_file`; None for an entry that would be left for the next run."""
+    source_path = os.path.abspath(path)
+    try:
+        signature = Signature.of(os.lstat(path))
+    except FileNotFoundError:
+        return None
+    if temporary_name(path.name):
+        return None
+    try:
+        check_entry(path, os.lstat(path), cfg.max_file_bytes)
+        with opened(path, signature) as readable:
+            return source_path, storage.sha256_file(readable)
+    except RejectedFile:
+        return source_path, unread_marker(source_path, signature)
+    except NotReady:
+        return None
 
 
 def _engine_message(exc: Exception) -> str:

@@ -14,7 +14,6 @@ as work, so the full run decides; the check can only ever skip an hour that woul
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -24,7 +23,7 @@ from bronze import ingest as bronze_ingest
 from bronze import ingested_files, rejected_files
 from bronze import sales_agents as bronze_agents
 from bronze import sales_transactions as bronze_transactions
-from qlake import ops, runlog, storage
+from qlake import ops, runlog
 from qlake.config import Settings
 from silver import branches, customers, products, sales_agents, sales_transactions
 
@@ -82,7 +81,8 @@ def _undelivered(cfg: Settings, incoming: str) -> str | None:
         table = DeltaTable(spec.location(cfg)).to_pyarrow_table(columns=["source_path", "sha256"])
         seen |= set(zip(table.column("source_path").to_pylist(), table.column("sha256").to_pylist()))
     for path in bronze_ingest.discover([incoming]):
-        if (str(Path(path).resolve()), storage.sha256_file(path)) not in seen:
+        key = bronze_ingest.manifest_key(cfg, path)
+        if key is not None and key not in seen:
             return str(path)
     return None
 

@@ -59,7 +59,7 @@ class Settings:
     expectations_dir: str
     # The drop folder's limits (bronze.delivery): bigger files and longer fields are rejected with the limit named.
     max_file_bytes: int = 4 << 30
-    max_field_chars: int = 65_536
+    max_field_chars: int = 16 << 20
     # A delivered file whose size or time changes within this window is still being written: left for next run.
     settle_seconds: float = 0.2
     extra: dict[str, str] = field(default_factory=dict)
@@ -169,6 +169,6 @@ def settings() -> Settings:
         daily_cron=_env("QLAKE_DAILY_CRON", "30 0 * * *"),
         expectations_dir=str(Path(_env("QLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))).resolve()),
         max_file_bytes=_env_int("QLAKE_MAX_FILE_BYTES", 4 << 30),
-        max_field_chars=_env_int("QLAKE_MAX_FIELD_CHARS", 65_536),
+        max_field_chars=_env_int("QLAKE_MAX_FIELD_CHARS", 16 << 20),
         settle_seconds=_env_float("QLAKE_SETTLE_SECONDS", 0.2),
     )
