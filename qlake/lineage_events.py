@@ -21,7 +21,7 @@ from pathlib import Path
 
 import attr
 from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState, set_producer
 from openlineage.client.generated.base import DatasetFacet, RunFacet
 from openlineage.client.generated.column_lineage_dataset import ColumnLineageDatasetFacet, Fields, InputField
 from openlineage.client.generated.data_quality_assertions_dataset import Assertion, DataQualityAssertionsDatasetFacet
@@ -40,6 +40,7 @@ from qlake.config import Settings
 
 log = logging.getLogger("qlake.lineage")
 PRODUCER = "https://github.com/q-company/qlake"
+set_producer(PRODUCER)  # every facet's _producer: qlake wrote it, not the client library
 FILE_NAMESPACE = "file"
 # The layer a table of a layer is built from: a run writing silver read bronze, one writing gold read silver.
 SOURCE_LAYER = {"silver": "bronze", "gold": "silver"}
@@ -155,11 +156,12 @@ def _inputs(cfg: Settings, facts: RunFacts) -> list[InputDataset]:
                                                                      status=f.get("status"))})
         for f in facts.files_in
     ]
-    read = set(facts.tables_in)
+    read = set()
     for table in facts.versions_written:
         layer = SOURCE_LAYER.get(table.split(".")[0])
         read |= {t for t in facts.versions_before if layer and t.startswith(f"{layer}.")}
-    read -= set(facts.versions_written)
+    # Named sources stay inputs even when the run also wrote them (the daily run compacts every table).
+    read = (read - set(facts.versions_written)) | set(facts.tables_in)
     dq = _dq_facets(cfg, facts)
     for table in sorted(read):
         inputs.append(InputDataset(namespace=table_namespace(cfg), name=table,
@@ -234,12 +236,19 @@ def _rows_of_run(location: str, facts: RunFacts, time_column: str) -> list[dict]
 
 def _rows_written(cfg: Settings, facts: RunFacts) -> dict[str, int]:
     """Rows per table: what the job reported (``rows_written``), else inserted + updated from ops.row_accounting
-    of the run (silver's tables)."""
+    of the run (silver's tables), else the rows its delivered files added (bronze)."""
     from qlake import ops
 
     rows: dict[str, int] = {}
     for r in _rows_of_run(ops.ROW_ACCOUNTING.location(cfg), facts, "recorded_at"):
         rows[r["table_name"]] = rows.get(r["table_name"], 0) + (r["inserted"] or 0) + (r["updated"] or 0)
+    # A bronze table takes the rows of the files of its kind (a delivered file is named <kind>_...csv).
+    for table in facts.versions_written:
+        if table.startswith("bronze."):
+            landed = [f["rows"] for f in facts.files_in
+                      if Path(f["name"]).name.startswith(f"{table.split('.')[1]}_") and f.get("rows") is not None]
+            if landed:
+                rows[table] = sum(landed)
     return rows | facts.rows_written
 
 
@@ -255,7 +264,8 @@ def _dq_facets(cfg: Settings, facts: RunFacts) -> dict[str, dict]:
     for table, results in by_table.items():
         assertions = [Assertion(assertion=r["expectation_type"] or r["rule"], success=bool(r["success"]),
                                 column=r["column_name"], name=r["rule"],
-                                severity="error" if r["action"] in ("fail", "error") else "warning",
+                                # warn: reported only; quarantine and fail act on the rows or the run.
+                                severity="warning" if r["action"] == "warn" else "error",
                                 actual=str(r["failed"]), expected="0")
                       for r in sorted(results, key=lambda r: r["rule"])]
         metrics = {r["column_name"]: ColumnMetrics(count=float(r["evaluated"] or 0), nullCount=None)
