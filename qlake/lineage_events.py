@@ -13,6 +13,7 @@ from the Delta logs with ``deltalake`` (no engine work is added to a run).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def table_namespace(cfg: Settings) -> str:
     return cfg.home if "://" in cfg.home else f"file://{cfg.home}"
 
 
-def _version(version: int | None) -> dict:
+def version_facet(version: int | None) -> dict:
     return {} if version is None else {"version": DatasetVersionDatasetFacet(datasetVersion=str(version))}
 
 
@@ -165,7 +166,7 @@ def _inputs(cfg: Settings, facts: RunFacts) -> list[InputDataset]:
     dq = _dq_facets(cfg, facts)
     for table in sorted(read):
         inputs.append(InputDataset(namespace=table_namespace(cfg), name=table,
-                                   facets=_version(facts.versions_before.get(table)),
+                                   facets=version_facet(facts.versions_before.get(table)),
                                    inputFacets=dq.pop(table, {}).get("input", {})))
     return inputs
 
@@ -176,7 +177,7 @@ def _outputs(cfg: Settings, facts: RunFacts) -> list[OutputDataset]:
     dq = _dq_facets(cfg, facts)
     outputs = []
     for table, version in sorted(facts.versions_written.items()):
-        facets = _version(version)
+        facets = version_facet(version)
         spec = declared.get(table)
         if spec is not None and spec.column_lineage:
             facets["columnLineage"] = column_lineage_facet(cfg, spec)
@@ -191,8 +192,6 @@ def _outputs(cfg: Settings, facts: RunFacts) -> list[OutputDataset]:
 
 
 def _file_output(path: Path) -> OutputDataset:
-    import hashlib
-
     data = Path(path).read_bytes()
     lines = data.count(b"\n")
     return OutputDataset(

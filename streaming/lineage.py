@@ -34,7 +34,7 @@ def batch_events(settings: Settings, stats, query_id: str, specs: dict) -> list[
             continue
         version = DeltaTable(specs[name].location(settings)).version()
         outputs.append(OutputDataset(
-            namespace=namespace, name=name, facets=lineage_events._version(version),
+            namespace=namespace, name=name, facets=lineage_events.version_facet(version),
             outputFacets={"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=int(count))},
         ))
     run_facet = lineage_events.QlakeRunRunFacet(run_id=run_id, job=JOB, rows_in=stats.rows, rows_out=stats.silver,

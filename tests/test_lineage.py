@@ -9,10 +9,12 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import jsonschema
 import pytest
+from openlineage.client.serde import Serde
 
 from helpers import reset_lake
 
@@ -139,7 +141,7 @@ def test_daily_event_names_the_export_file_with_its_sha256(built, cfg):
     from gold import b2b_export
 
     daily = _completed(built, "daily")[0]
-    path = b2b_export.file_path(cfg, __import__("datetime").date(2023, 5, 3))
+    path = b2b_export.file_path(cfg, date(2023, 5, 3))
     exported = next(d for d in daily["outputs"] if d["namespace"] == "file")
     assert exported["name"] == str(path)
     assert exported["facets"]["qlake_file"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -204,3 +206,31 @@ def test_status_exits_non_zero_when_a_table_is_late(built):
     no_data = [f["table"] for f in report["freshness"] if f["freshness"] == "no data"]
     assert no_data == ["bronze.app_events", "gold.stream_funnel_1m", "gold.stream_revenue_by_payment_1m",
                        "gold.stream_top_products_5m", "silver.app_events"]
+
+
+def test_a_stream_batch_emits_start_and_complete_with_its_tables(built, spark, cfg):
+    """The batch writer's event pair, over real (freshly created) stream tables; the stream job itself needs Kafka
+    and a classic JVM (tests/streaming runs it end to end)."""
+    from deltalake import DeltaTable
+
+    from qlake import catalog
+    from streaming import app_events, lineage
+    from streaming.job import BatchStats, tables
+
+    for spec in (app_events.BRONZE, app_events.SILVER):
+        catalog.ensure_table(spark, spec, cfg)
+    stats = BatchStats(batch_id=7, rows=120, bronze=120, rejected=0, silver=118, started=1_800_000_000.0,
+                       finished=1_800_000_002.5)
+    start, complete = lineage.batch_events(cfg, stats, "0b3c-query", {s.name: s for s in tables()})
+    validator = _validator()
+    for event in (start, complete):
+        payload = json.loads(Serde.to_json(event))
+        assert list(validator.iter_errors(payload)) == []
+    assert (start.eventType.value, complete.eventType.value) == ("START", "COMPLETE")
+    assert start.run.runId == complete.run.runId
+    assert complete.run.facets["qlake_run"].run_id == "stream-0b3c-query-7"
+    assert [i.name for i in complete.inputs] == [cfg.kafka_topic]
+    assert [(o.name, o.facets["version"].datasetVersion, o.outputFacets["outputStatistics"].rowCount)
+            for o in complete.outputs] == [
+        ("bronze.app_events", str(DeltaTable(app_events.BRONZE.location(cfg)).version()), 120),
+        ("silver.app_events", str(DeltaTable(app_events.SILVER.location(cfg)).version()), 118)]
