@@ -101,11 +101,22 @@ def run_uuid(run_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"qlake:{run_id}"))
 
 
+# A down endpoint costs a run about a second per event, not the client's default half-minute of retries.
+HTTP_RETRY = {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.2}
+_CLIENTS: dict[tuple, OpenLineageClient] = {}
+
+
 def client(cfg: Settings) -> OpenLineageClient:
-    if cfg.openlineage_url:
-        return OpenLineageClient(transport=HttpTransport(HttpConfig(url=cfg.openlineage_url, timeout=5.0)))
-    Path(cfg.openlineage_file).parent.mkdir(parents=True, exist_ok=True)
-    return OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=cfg.openlineage_file, append=True)))
+    """One client per destination and process (the stream emits every batch)."""
+    key = (cfg.openlineage_url, cfg.openlineage_file)
+    if key not in _CLIENTS:
+        if cfg.openlineage_url:
+            transport = HttpTransport(HttpConfig(url=cfg.openlineage_url, timeout=5.0, retry=HTTP_RETRY))
+        else:
+            Path(cfg.openlineage_file).parent.mkdir(parents=True, exist_ok=True)
+            transport = FileTransport(FileConfig(log_file_path=cfg.openlineage_file, append=True))
+        _CLIENTS[key] = OpenLineageClient(transport=transport)
+    return _CLIENTS[key]
 
 
 def emit(cfg: Settings, event: RunEvent) -> bool:
@@ -131,13 +142,14 @@ def end_event(cfg: Settings, facts: RunFacts) -> RunEvent:
     run_facets: dict = {"qlake_run": QlakeRunRunFacet(
         run_id=facts.run_id, job=facts.job, rows_in=facts.rows_in, rows_out=facts.rows_out,
         rows_quarantined=facts.rows_quarantined)}
+    dq = _dq_facets(cfg, facts)
     if facts.error:
         run_facets["errorMessage"] = ErrorMessageRunFacet(message=facts.error, programmingLanguage="PYTHON")
     return RunEvent(
         eventType=RunState.FAIL if failed else RunState.COMPLETE, eventTime=facts.ended_at.isoformat(),
         producer=PRODUCER, run=Run(runId=run_uuid(facts.run_id), facets=run_facets),
         job=Job(namespace=cfg.openlineage_namespace, name=f"qlake.{facts.job}"),
-        inputs=_inputs(cfg, facts), outputs=_outputs(cfg, facts),
+        inputs=_inputs(cfg, facts, dq), outputs=_outputs(cfg, facts, dq),
     )
 
 
@@ -150,7 +162,7 @@ def version_facet(version: int | None) -> dict:
     return {} if version is None else {"version": DatasetVersionDatasetFacet(datasetVersion=str(version))}
 
 
-def _inputs(cfg: Settings, facts: RunFacts) -> list[InputDataset]:
+def _inputs(cfg: Settings, facts: RunFacts, dq: dict[str, dict]) -> list[InputDataset]:
     inputs = [
         InputDataset(namespace=FILE_NAMESPACE, name=f["name"],
                      facets={"qlake_file": DeliveredFileDatasetFacet(sha256=f["sha256"], rows=f.get("rows"),
@@ -163,18 +175,16 @@ def _inputs(cfg: Settings, facts: RunFacts) -> list[InputDataset]:
         read |= {t for t in facts.versions_before if layer and t.startswith(f"{layer}.")}
     # Named sources stay inputs even when the run also wrote them (the daily run compacts every table).
     read = (read - set(facts.versions_written)) | set(facts.tables_in)
-    dq = _dq_facets(cfg, facts)
     for table in sorted(read):
         inputs.append(InputDataset(namespace=table_namespace(cfg), name=table,
                                    facets=version_facet(facts.versions_before.get(table)),
-                                   inputFacets=dq.pop(table, {}).get("input", {})))
+                                   inputFacets=dq.get(table, {}).get("input", {})))
     return inputs
 
 
-def _outputs(cfg: Settings, facts: RunFacts) -> list[OutputDataset]:
+def _outputs(cfg: Settings, facts: RunFacts, dq: dict[str, dict]) -> list[OutputDataset]:
     declared = catalog.declared_tables()
     rows = _rows_written(cfg, facts)
-    dq = _dq_facets(cfg, facts)
     outputs = []
     for table, version in sorted(facts.versions_written.items()):
         facets = version_facet(version)
@@ -215,22 +225,23 @@ def column_lineage_facet(cfg: Settings, spec: catalog.TableSpec) -> ColumnLineag
 def _rows_of_run(location: str, facts: RunFacts, time_column: str) -> list[dict]:
     """Rows of a table recorded while the run ran (a job's steps record under their own run ids)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        rows = DeltaTable(location).to_pyarrow_table()
+        dataset = DeltaTable(location).to_pyarrow_dataset()
     except TableNotFoundError:
         return []
-    when = rows.column(time_column)
-    tz = getattr(when.type, "tz", None)
+    when = dataset.schema.field(time_column).type
+    tz = getattr(when, "tz", None)
 
     def bound(moment: datetime):
-        return pa.scalar(moment if tz else moment.replace(tzinfo=None), type=when.type)
+        return pa.scalar(moment if tz else moment.replace(tzinfo=None), type=when)
 
-    mask = pc.and_(pc.greater_equal(when, bound(facts.started_at)), pc.less_equal(when, bound(facts.ended_at)))
-    return rows.filter(mask).to_pylist()
+    # Pushed into the scan: only the files whose statistics overlap the run are read.
+    during = (ds.field(time_column) >= bound(facts.started_at)) & (ds.field(time_column) <= bound(facts.ended_at))
+    return dataset.to_table(filter=during).to_pylist()
 
 
 def _rows_written(cfg: Settings, facts: RunFacts) -> dict[str, int]:

@@ -234,3 +234,44 @@ def test_a_stream_batch_emits_start_and_complete_with_its_tables(built, spark, c
             for o in complete.outputs] == [
         ("bronze.app_events", str(DeltaTable(app_events.BRONZE.location(cfg)).version()), 120),
         ("silver.app_events", str(DeltaTable(app_events.SILVER.location(cfg)).version()), 118)]
+
+
+def test_openlineage_url_sends_the_events_over_http_and_a_down_endpoint_fails_nothing(built, spark, cfg):
+    """QLAKE_OPENLINEAGE_URL: the client's HTTP transport posts to <url>/api/v1/lineage (Marquez' endpoint); here a
+    real HTTP server on a free port receives them."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from conftest import free_port
+    from qlake import runlog
+
+    received = []
+
+    class Lineage(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Lineage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        os.environ["QLAKE_OPENLINEAGE_URL"] = f"http://127.0.0.1:{server.server_port}"
+        with runlog.recorded(spark, cfg, "gold") as record:
+            record.add(rows_out=0)
+    finally:
+        server.shutdown()
+    assert [(path, event["eventType"], event["job"]["name"]) for path, event in received] == [
+        ("/api/v1/lineage", "START", "qlake.gold"), ("/api/v1/lineage", "COMPLETE", "qlake.gold")]
+    assert received[1][1]["run"]["facets"]["qlake_run"]["run_id"] == record.run_id
+    # Nothing listens any more: the run still succeeds and is recorded.
+    try:
+        with runlog.recorded(spark, cfg, "gold") as down:
+            pass
+    finally:
+        os.environ.pop("QLAKE_OPENLINEAGE_URL")
+    assert runlog.last_runs(cfg, "gold")[-1]["run_id"] == down.run_id
+    assert runlog.last_runs(cfg, "gold")[-1]["status"] == "succeeded"
