@@ -4,6 +4,8 @@ A content hash seen before is a re-delivery: recorded with status `duplicate` an
 the same content seen again (a re-run) is not recorded again, so re-running ingest changes no table.
 """
 
+from datetime import timedelta
+
 from qlake.catalog import TableSpec
 
 TABLE = TableSpec(
@@ -14,4 +16,5 @@ TABLE = TableSpec(
         "status STRING NOT NULL, duplicate_of STRING, batch_id STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
     ),
     comment="delivered files: ingested or duplicate (re-delivery of known content)",
+    update_interval=timedelta(hours=2),  # hourly deliveries, one run of slack
 )

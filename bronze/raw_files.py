@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from qlake.catalog import TableSpec
 
@@ -36,6 +37,7 @@ class RawFileKind:
             columns=f"{source}, {LINEAGE_COLUMNS}",
             partitioned_by=("_ingest_date",),
             comment=f"{self.kind} rows exactly as delivered (all strings) with lineage",
+            update_interval=timedelta(hours=2),  # every kind is delivered every hour
         )
 
     def matches(self, file_name: str) -> bool:

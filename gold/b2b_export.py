@@ -21,6 +21,8 @@ from qlake import storage
 from qlake.config import Settings
 
 HEADER = ("sales_agent_name", "product_name", "total_sold_units")
+# The tables the file is built from (the daily run's OpenLineage inputs).
+SOURCES = (fact_sales.TABLE.name, dim_sales_agent.TABLE.name, dim_product.TABLE.name)
 
 
 @dataclass

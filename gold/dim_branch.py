@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold._members import NOT_APPLICABLE, with_not_applicable
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import branches
 
 TABLE = TableSpec(
@@ -14,6 +14,8 @@ TABLE = TableSpec(
     columns="branch_key BIGINT NOT NULL, branch_id INT, location STRING, establish_date DATE, class STRING, "
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="branch versions; branch_key -1 = online (no branch), so every fact row joins",
+    column_lineage=columns_from("silver.branches", "branch_id", "location", "establish_date", "class", "valid_from",
+                                "valid_to", "is_current", branch_key="branch_sk"),
 )
 __all__ = ["NOT_APPLICABLE", "TABLE", "build"]
 

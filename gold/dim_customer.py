@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import customers
 
 TABLE = TableSpec(
@@ -13,6 +13,8 @@ TABLE = TableSpec(
     columns="customer_key BIGINT NOT NULL, customer_id STRING NOT NULL, first_name STRING, last_name STRING, "
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="customer versions; emails are left out of gold on purpose (personal data stays in silver)",
+    column_lineage=columns_from("silver.customers", "customer_id", "first_name", "last_name", "valid_from", "valid_to",
+                                "is_current", customer_key="customer_sk"),
 )
 
 

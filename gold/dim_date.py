@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 
 TABLE = TableSpec(
     name="gold.dim_date",
@@ -14,6 +14,10 @@ TABLE = TableSpec(
         "year_month STRING, day_of_month INT, day_of_week INT, day_name STRING, week_of_year INT, is_weekend BOOLEAN"
     ),
     comment="calendar: one row per day from the first to the last sale date",
+    # Every calendar attribute is a function of the sale dates the calendar spans.
+    column_lineage=columns_from("silver.sales_transactions", **dict.fromkeys(
+        ("date_key", "date", "year", "quarter", "month", "month_name", "year_month", "day_of_month", "day_of_week",
+         "day_name", "week_of_year", "is_weekend"), "transaction_date")),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import products
 
 TABLE = TableSpec(
@@ -13,6 +13,8 @@ TABLE = TableSpec(
     columns="product_key INT NOT NULL, product_id INT NOT NULL, product_name STRING, product_category STRING, "
             "list_price DECIMAL(12,2)",
     comment="products by id with the latest name, category and list price",
+    column_lineage=columns_from("silver.products", "product_id", "product_name", "product_category", "list_price",
+                                product_key="product_id"),
 )
 
 

@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold._members import NOT_APPLICABLE, with_not_applicable
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import sales_agents
 
 TABLE = TableSpec(
@@ -14,6 +14,8 @@ TABLE = TableSpec(
     columns="sales_agent_key BIGINT NOT NULL, sales_agent_id INT, sales_agent_name STRING, hire_date DATE, "
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="sales agent versions; sales_agent_key -1 = online (no agent), so every fact row joins",
+    column_lineage=columns_from("silver.sales_agents", "sales_agent_id", "hire_date", "valid_from", "valid_to",
+                                "is_current", sales_agent_key="sales_agent_sk", sales_agent_name="name"),
 )
 __all__ = ["NOT_APPLICABLE", "TABLE", "build"]
 

@@ -4,11 +4,13 @@ the name and email the sale arrived with); partitioned by transaction month. Mon
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import dim_branch, dim_customer, dim_date, dim_offer, dim_sales_agent
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from, lineage
 
 TABLE = TableSpec(
     name="gold.fact_sales",
@@ -22,6 +24,17 @@ TABLE = TableSpec(
     ),
     partitioned_by=("transaction_month",),
     comment="sales fact: one row per transaction, date-keyed, with total_paid_price_after_discount",
+    update_interval=timedelta(hours=2),  # hourly deliveries, one run of slack
+    column_lineage=lineage(
+        columns_from("silver.sales_transactions", "transaction_id", "units", "unit_price", "discount_pct",
+                     "total_price", "total_paid_price_after_discount", "is_online", "payment_method",
+                     "shipping_city", "shipping_state", date_key="transaction_date", product_key="product_id",
+                     customer_key="customer_id", branch_key="branch_id", sales_agent_key="sales_agent_id",
+                     offer_key="offer_id", transaction_month="transaction_date"),
+        columns_from("gold.dim_customer", "customer_key"),
+        columns_from("gold.dim_branch", "branch_key"),
+        columns_from("gold.dim_sales_agent", "sales_agent_key"),
+    ),
 )
 
 

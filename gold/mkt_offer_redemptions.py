@@ -3,11 +3,13 @@ with redemptions, units and the discount given, ranked within the scope."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import dim_offer, dim_product, fact_sales
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from, lineage
 
 TABLE = TableSpec(
     name="gold.mkt_offer_redemptions",
@@ -15,6 +17,14 @@ TABLE = TableSpec(
             "offer_name STRING, redemptions BIGINT NOT NULL, units BIGINT NOT NULL, "
             "discount_given DECIMAL(18,2) NOT NULL, rank_in_scope INT NOT NULL",
     comment="offer redemptions overall (scope ALL) and per product (scope = product id)",
+    update_interval=timedelta(hours=2),  # hourly deliveries, one run of slack
+    column_lineage=lineage(
+        columns_from("gold.fact_sales", "offer_key", "units", scope="product_key", product_id="product_key",
+                     redemptions="transaction_id", discount_given=("total_price", "total_paid_price_after_discount"),
+                     rank_in_scope="transaction_id"),
+        columns_from("gold.dim_offer", "offer_name"),
+        columns_from("gold.dim_product", "product_name"),
+    ),
 )
 
 

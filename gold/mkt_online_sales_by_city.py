@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import fact_sales
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 
 TABLE = TableSpec(
     name="gold.mkt_online_sales_by_city",
     columns="shipping_city STRING, shipping_state STRING, online_revenue DECIMAL(18,2) NOT NULL, "
             "orders BIGINT NOT NULL, units BIGINT NOT NULL, rank_lowest_revenue INT NOT NULL",
     comment="online revenue, orders and units per city; rank 1 = lowest revenue (cities where marketing can grow)",
+    update_interval=timedelta(hours=2),  # hourly deliveries, one run of slack
+    column_lineage=columns_from("gold.fact_sales", "shipping_city", "shipping_state", "units",
+                                online_revenue="total_paid_price_after_discount", orders="transaction_id",
+                                rank_lowest_revenue="total_paid_price_after_discount"),
 )
 
 

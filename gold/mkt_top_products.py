@@ -3,17 +3,25 @@ units and revenue with a dense rank by units (ties share a rank; revenue breaks 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import dim_product, fact_sales
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from, lineage
 
 TABLE = TableSpec(
     name="gold.mkt_top_products",
     columns="period STRING NOT NULL, product_id INT NOT NULL, product_name STRING, product_category STRING, "
             "units BIGINT NOT NULL, revenue DECIMAL(18,2) NOT NULL, orders BIGINT NOT NULL, rank_by_units INT NOT NULL",
     comment="most selling products overall (period ALL) and per month",
+    update_interval=timedelta(hours=2),  # hourly deliveries, one run of slack
+    column_lineage=lineage(
+        columns_from("gold.fact_sales", "units", period="transaction_month", product_id="product_key",
+                     revenue="total_paid_price_after_discount", orders="transaction_id", rank_by_units="units"),
+        columns_from("gold.dim_product", "product_name", "product_category"),
+    ),
 )
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -25,16 +26,27 @@ _NOT_NULL = re.compile(r"\s+NOT\s+NULL\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A table's contract: its name, column DDL (the schema) and partition columns."""
+    """A table's contract: its name, column DDL (the schema) and partition columns.
+
+    ``update_interval``: how often the table is expected to get a new Delta commit (`qlake status` calls it stale
+    when its last commit is older). ``column_lineage``: column -> the ``db.table.column`` names it is computed
+    from (one level down; `qlake lineage` follows the chain and the OpenLineage events carry it).
+    """
 
     name: str  # "database.table"
     columns: str  # "a STRING NOT NULL, b INT" - DDL of the columns, in order
     partitioned_by: tuple[str, ...] = ()
     comment: str = ""
+    update_interval: timedelta | None = None
+    column_lineage: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"table name must be database.table in lower case, got {self.name!r}")
+        unknown = set(self.column_lineage) - set(self.column_names)
+        if unknown:
+            raise ValueError(f"{self.name}: column_lineage names columns it does not have: {sorted(unknown)}")
+        _DECLARED[self.name] = self
 
     @property
     def database(self) -> str:
@@ -56,6 +68,33 @@ class TableSpec:
         """(name, SQL type) per column, in order; the type without NOT NULL (e.g. for a typed NULL literal)."""
         return [(_column_name(part), _NOT_NULL.sub("", part.split(None, 1)[1]).strip())
                 for part in _split_columns(self.columns)]
+
+
+def columns_from(table: str, *same: str, **renamed: str | tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Column lineage for a TableSpec: ``same`` columns keep their name in ``table``; ``renamed`` maps a column to
+    the source column(s) it is computed from. Several calls combine with :func:`lineage`."""
+    out = {c: (f"{table}.{c}",) for c in same}
+    for column, sources in renamed.items():
+        out[column] = tuple(f"{table}.{s}" for s in ((sources,) if isinstance(sources, str) else sources))
+    return out
+
+
+def lineage(*parts: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Combine :func:`columns_from` results; a column fed from several tables lists all its sources."""
+    out: dict[str, tuple[str, ...]] = {}
+    for part in parts:
+        for column, sources in part.items():
+            out[column] = out.get(column, ()) + sources
+    return out
+
+
+# Every TableSpec built in this process, by name: lineage and freshness look a table's declaration up here.
+_DECLARED: dict[str, TableSpec] = {}
+
+
+def declared_tables() -> dict[str, TableSpec]:
+    """The tables whose modules this process imported (the CLI imports them all for `status` and `lineage`)."""
+    return dict(_DECLARED)
 
 
 def _split_columns(ddl: str) -> list[str]:

@@ -128,6 +128,30 @@ class Settings:
             return self.home
         return _env("QLAKE_LOCAL_STATE", str(Path.cwd() / ".qlake"))
 
+    @property
+    def openlineage_url(self) -> str | None:
+        """Marquez (or any OpenLineage HTTP endpoint): events go there instead of the local JSON-lines file."""
+        return os.environ.get("QLAKE_OPENLINEAGE_URL", "").strip() or None
+
+    @property
+    def openlineage_file(self) -> str:
+        """The JSON-lines file OpenLineage events are appended to when no URL is set (one event a line)."""
+        return _env("QLAKE_OPENLINEAGE_FILE", str(Path(self.run_dir, "openlineage.jsonl")))
+
+    @property
+    def openlineage_namespace(self) -> str:
+        return _env("QLAKE_OPENLINEAGE_NAMESPACE", "qlake")
+
+    @property
+    def stale_after(self) -> dict[str, str]:
+        """Per-table overrides of the declared update interval: ``QLAKE_STALE_AFTER="gold.fact_sales=3h,ops.*=1d"``."""
+        raw = os.environ.get("QLAKE_STALE_AFTER", "")
+        pairs = [p.split("=", 1) for p in raw.split(",") if p.strip()]
+        bad = [p[0] for p in pairs if len(p) != 2]
+        if bad:
+            raise ValueError(f"QLAKE_STALE_AFTER: expected table=interval pairs, got {raw!r}")
+        return {name.strip(): value.strip() for name, value in pairs}
+
     # ---- endpoints ---------------------------------------------------------------------------------------------
     @property
     def metastore_hostport(self) -> str:

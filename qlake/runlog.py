@@ -6,11 +6,11 @@ import json
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from qlake import catalog, ops
+from qlake import catalog, lineage_events, ops
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 from qlake.profile import phase
@@ -23,6 +23,7 @@ JOB_RUNS = TableSpec(
         "delta_versions STRING, error STRING"
     ),
     comment="every job run: status succeeded | failed | skipped, counts, Delta versions written, error",
+    update_interval=timedelta(hours=2),  # the scheduler records an hourly run (even a skipped one) every hour
 )
 SCHEMA = ("run_id string, job string, started_at timestamp, ended_at timestamp, status string, rows_in bigint, "
           "rows_out bigint, rows_quarantined bigint, delta_versions string, error string")
@@ -39,6 +40,10 @@ class RunRecord:
     status: str = "succeeded"
     error: str | None = None
     versions_before: dict = field(default_factory=dict)
+    # For the run's OpenLineage event: files it wrote, tables it read beyond the layer below, rows per table.
+    files_out: list = field(default_factory=list)
+    tables_in: list = field(default_factory=list)
+    rows_written: dict = field(default_factory=dict)
 
     def add(self, rows_in: int = 0, rows_out: int = 0, rows_quarantined: int = 0) -> None:
         self.rows_in += rows_in
@@ -76,6 +81,7 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
     record = RunRecord(run_id or ops.new_run_id(job), job, ops.utcnow())
     with phase("run log: table versions before"):
         record.versions_before = table_versions(spark, cfg)
+    lineage_events.emit(cfg, lineage_events.start_event(cfg, record.run_id, job, record.started_at))
     try:
         yield record
     except BaseException as exc:  # noqa: BLE001 - record every way a run can end, then re-raise
@@ -86,7 +92,28 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
         with phase("run log: versions after + write"):
             after = table_versions(spark, cfg)
             written = {t: v for t, v in after.items() if record.versions_before.get(t) != v and t != JOB_RUNS.name}
-            write(spark, cfg, record, ops.utcnow(), written)
+            ended_at = ops.utcnow()
+            write(spark, cfg, record, ended_at, written)
+        with phase("OpenLineage event"):
+            _emit_end(cfg, record, ended_at, written)
+
+
+def _emit_end(cfg: Settings, record: RunRecord, ended_at: datetime, written: dict) -> None:
+    """The run's COMPLETE/FAIL OpenLineage event; gathering its facts must not fail the run either."""
+    try:
+        facts = lineage_events.RunFacts(
+            run_id=record.run_id, job=record.job, started_at=record.started_at, ended_at=ended_at,
+            status=record.status, versions_before=record.versions_before, versions_written=written,
+            rows_in=record.rows_in, rows_out=record.rows_out, rows_quarantined=record.rows_quarantined,
+            error=record.error, files_out=list(record.files_out), tables_in=list(record.tables_in),
+            rows_written=dict(record.rows_written),
+        )
+        facts.files_in = lineage_events.delivered_files(cfg, facts)
+        event = lineage_events.end_event(cfg, facts)
+    except Exception as exc:  # noqa: BLE001 - lineage is reporting; the run's outcome stands
+        lineage_events.log.warning("OpenLineage event for %s not built: %s", record.run_id, exc)
+        return
+    lineage_events.emit(cfg, event)
 
 
 def record_skipped(spark: SparkSession, cfg: Settings, job: str, reason: str) -> None:

@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import branches as bronze_branches
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import cleaning
 from silver.pipeline import LINEAGE, Scd2Dimension
 
@@ -18,6 +18,7 @@ TABLE = TableSpec(
         "_source_file STRING, _row_number BIGINT, _updated_at TIMESTAMP"
     ),
     comment="branches with history (SCD2 by delivery time)",
+    column_lineage=columns_from("bronze.branches", "branch_id", "location", "establish_date", "class"),
 )
 
 DIMENSION = Scd2Dimension(

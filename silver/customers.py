@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from qlake import catalog
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver.pipeline import SilverContext, apply_scd2, latest_per_key
 
 TABLE = TableSpec(
@@ -23,6 +23,9 @@ TABLE = TableSpec(
         "_updated_at TIMESTAMP NOT NULL"
     ),
     comment="customers with history (SCD2 by delivery); current row = latest name and email",
+    column_lineage=columns_from("silver.sales_transactions", "customer_id", first_name="customer_first_name",
+                                last_name="customer_last_name", email="customer_email",
+                                valid_from="_ingested_at", valid_to="_ingested_at", is_current="_ingested_at"),
 )
 ATTRIBUTES = ["first_name", "last_name", "email"]
 

@@ -7,7 +7,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from qlake import catalog
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver.pipeline import SilverContext
 
 TABLE = TableSpec(
@@ -17,6 +17,8 @@ TABLE = TableSpec(
         "_updated_at TIMESTAMP NOT NULL"
     ),
     comment="products by id: latest name, category and unit price delivered",
+    column_lineage=columns_from("silver.sales_transactions", "product_id", "product_name", "product_category",
+                                list_price="unit_price"),
 )
 
 

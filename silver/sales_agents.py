@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import sales_agents as bronze_agents
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import cleaning
 from silver.pipeline import LINEAGE, Scd2Dimension
 
@@ -22,6 +22,7 @@ TABLE = TableSpec(
         "_source_file STRING, _row_number BIGINT, _updated_at TIMESTAMP"
     ),
     comment="sales agents with history (SCD2 by delivery time)",
+    column_lineage=columns_from("bronze.sales_agents", "name", "hire_date", sales_agent_id="sales_person_id"),
 )
 
 DIMENSION = Scd2Dimension(

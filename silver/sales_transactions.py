@@ -9,13 +9,14 @@ same postal code where one exists.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
 from qlake import catalog
-from qlake.catalog import TableSpec
+from qlake.catalog import TableSpec, columns_from
 from silver import cleaning
 from silver.pipeline import (
     LINEAGE,
@@ -30,6 +31,7 @@ from silver.pipeline import (
     quarantine,
 )
 
+_OFFERS = tuple(f"offer_{k}" for k in range(1, 6))
 TABLE = TableSpec(
     name="silver.sales_transactions",
     columns=(
@@ -45,11 +47,21 @@ TABLE = TableSpec(
         "_run_id STRING NOT NULL"
     ),
     comment="one row per sale: typed, cleaned, deduplicated; lineage to the bronze file and row",
+    update_interval=timedelta(hours=2),  # hourly deliveries, one run of slack
+    column_lineage=columns_from(
+        "bronze.sales_transactions", "transaction_id", "transaction_date", "customer_id", "sales_agent_id",
+        "branch_id", "product_id", "product_name", "product_category", "units", "unit_price", "is_online",
+        "payment_method", customer_first_name="customer_fname", customer_last_name="cusomter_lname",
+        customer_email="cusomter_email", offer_id=_OFFERS, discount_pct=_OFFERS,
+        total_price=("units", "unit_price"), total_paid_price_after_discount=("units", "unit_price", *_OFFERS),
+        **dict.fromkeys(("shipping_street", "shipping_city", "shipping_state", "shipping_postal_code"),
+                        "shipping_address"),
+    ),
 )
 SUITE = "silver_sales_transactions"
 KEY = "transaction_id"
 BUSINESS_COLUMNS = [c.split()[0] for c in TABLE.columns.split(", ") if c and not c.startswith("_")]
-OFFER_COLUMNS = [f"offer_{k}" for k in range(1, 6)]
+OFFER_COLUMNS = list(_OFFERS)
 
 
 def staged(bronze: DataFrame) -> DataFrame:

@@ -19,7 +19,7 @@ Rules:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +42,8 @@ _KAFKA_COLUMNS = (
     "kafka_timestamp TIMESTAMP NOT NULL, ingest_time TIMESTAMP NOT NULL, batch_id BIGINT NOT NULL"
 )
 
+# The app sends events all day: a stream table without a commit for this long means the stream (or app) stopped.
+STREAM_FRESHNESS = timedelta(minutes=15)
 BRONZE = TableSpec(
     "bronze.app_events",
     "key BINARY, value BINARY, " + _KAFKA_COLUMNS + ", "
@@ -49,6 +51,7 @@ BRONZE = TableSpec(
     "event_type STRING, customer_id STRING, product_id STRING, event_timestamp STRING, metadata STRING, "
     "payload MAP<STRING, STRING>",
     comment="Every Kafka record of the app events topic, raw, with its common fields parsed; unique per offset",
+    update_interval=STREAM_FRESHNESS,
 )
 
 REJECTED = TableSpec(
@@ -66,6 +69,7 @@ SILVER = TableSpec(
     "kafka_partition INT NOT NULL, kafka_offset BIGINT NOT NULL, kafka_timestamp TIMESTAMP NOT NULL, "
     "ingest_time TIMESTAMP NOT NULL, batch_id BIGINT NOT NULL",
     comment="Valid app events, one row per Kafka record, every documented field typed, unknown ones in extra_fields",
+    update_interval=STREAM_FRESHNESS,
 )
 
 _STRING_MAP = T.MapType(T.StringType(), T.StringType())

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from qlake.config import Settings, settings as load_settings
+from streaming import lineage
 
 log = logging.getLogger("qlake.stream")
 
@@ -338,6 +339,7 @@ class BatchWriter:
         with open(batches_file(self.settings), "a") as out:
             out.write(json.dumps(record) + "\n")
         _write_state(self.settings, {"state": "running", "pid": os.getpid(), "query_id": app_id, "last_batch": record})
+        lineage.emit_batch(self.settings, stats, app_id, {spec.name: spec for spec in tables()})
 
     def close(self) -> None:
         if self._lag_consumer is not None:

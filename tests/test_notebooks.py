@@ -137,6 +137,7 @@ def test_stream_monitor_without_stream_tables(lake, spark, kernel_specs):
     drop_tables(spark, lake, *STREAM_TABLES)
     book = run_notebook("stream_monitor", kernel_specs)
     assert "no streaming tables yet: run qlake stream" in text(book)
+    assert "never written" in text(book)  # freshness: no commit yet is shown, not called late
     assert images(book) == 0
 
 
@@ -149,6 +150,7 @@ def test_stream_monitor_with_stream_tables(lake, spark, kernel_specs):
     out = text(book)
     assert "no streaming tables yet" not in out
     assert images(book) == 4  # funnel, revenue per payment method, leaders, events per minute
+    assert "stale: none" in out  # the stream tables were just written: within their 15-minute interval
 
 
 def write_stream_tables(spark, cfg) -> None:
