@@ -1,0 +1,105 @@
+"""One SQL surface for `qlake sql`, the notebooks' helper and tests: Spark SQL over the lake's tables.
+
+:func:`run` answers a statement in three ways, in this order (README "SQL"):
+
+1. catalog statements (DESCRIBE [TABLE|EXTENDED|DETAIL|HISTORY], SHOW CREATE TABLE / COLUMNS / PARTITIONS /
+   TBLPROPERTIES) from the Delta log, in Spark's shapes (:mod:`qlake.sql.meta`);
+2. a statement using a construct the embedded engine cannot plan (QUALIFY, PIVOT, UNPIVOT, ORDER BY an
+   aggregate) rewritten to equivalent SQL (:mod:`qlake.sql.rewrite`), said in ``Result.note``;
+3. anything else as written, on the session's engine.
+
+An error comes back as :class:`qlake.sql.errors.SqlError` (message, position, hint), never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qlake.config import Settings, settings as load_settings
+from qlake.sql import meta
+from qlake.sql.errors import SqlError, explain
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    types: list[str]  # Spark simple type strings, e.g. "decimal(12,2)", "array<string>"
+    rows: list[list]
+    note: str = ""  # one line when the statement did not run as written
+
+
+def tables(cfg: Settings) -> dict[str, str]:
+    from qlake.serve import discover_tables
+
+    return discover_tables(cfg)
+
+
+def _table_columns(location: str) -> list[str]:
+    from deltalake import DeltaTable
+
+    return [f.name for f in DeltaTable(location).schema().fields]
+
+
+def run(session, statement: str, cfg: Settings | None = None, limit: int | None = None) -> Result:
+    cfg = cfg or load_settings()
+    statement = statement.strip().rstrip(";").strip()
+    known = tables(cfg)
+    catalog = meta.match(statement)
+    if catalog:
+        try:
+            found = meta.answer(*catalog, cfg, known)
+        except meta.CatalogError as exc:
+            raise SqlError(str(exc), hint=exc.hint) from None
+        rows = found.rows[:limit] if limit is not None else found.rows
+        return Result(found.columns, found.types, rows)
+    sql, hidden, note = statement, [], ""
+    try:
+        from qlake.sql import rewrite
+
+        if rewrite.needs_parse(statement):
+            try:
+                rewritten = rewrite.rewrite(statement, lambda q: session.sql(q).columns)
+            except Exception:  # noqa: BLE001 - sqlglot cannot read it: the engine's own parser will say why
+                rewritten = None
+            if rewritten is not None and rewritten.notes:
+                sql, hidden = rewritten.sql, rewritten.hidden
+                note = "-- rewritten for the embedded engine: " + "; ".join(rewritten.notes)
+        frame = session.sql(sql)
+        if hidden:
+            frame = frame.drop(*hidden)
+        if limit is not None:
+            frame = frame.limit(limit)
+        rows = [list(row) for row in frame.collect()]
+        fields = frame.schema.fields
+    except SqlError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every engine failure becomes a message a person can act on
+        raise explain(exc, statement, known, lambda t: _table_columns(known[t])) from exc
+    return Result([f.name for f in fields], [f.dataType.simpleString() for f in fields], rows, note)
+
+
+def write(result: Result, fmt: str = "table", out=None) -> None:
+    """Print (or write to ``out``, a text file) a result in ``table``, ``csv`` or ``json``."""
+    import csv
+    import json
+    import sys
+
+    from qlake.sql import render
+
+    stream = out or sys.stdout
+    if fmt == "json":
+        stream.write(json.dumps(render.records(result.columns, result.types, result.rows), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([[render.text(v, t, null="") for v, t in zip(row, result.types)] for row in result.rows])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for column in result.columns:
+            table.add_column(column, overflow="fold")
+        for row in result.rows:
+            table.add_row(*[render.text(v, t) for v, t in zip(row, result.types)])
+        Console(file=out, width=None if out is None else 200).print(table)
