@@ -6,7 +6,9 @@ query, one input partition per file, adds partition values (Delta keeps them in 
 yields Arrow batches in the exact schema Spark expects.
 
 Spark passes no options to a Python source used as a catalog table provider, so :func:`source_for` builds one
-small source class per table, named after it, with the table's location baked in.
+small source class per table, named after it, with the table's location baked in. A query's table options do
+reach it: ``FROM gold.fact_sales WITH ('version' = '3')`` or ``WITH ('timestamp' = '2026-01-01 00:00:00')`` read
+that snapshot (time travel over HiveServer2, where Spark refuses ``VERSION AS OF`` on a data-source table).
 """
 
 from __future__ import annotations
@@ -90,15 +92,33 @@ class DeltaFile(InputPartition):
         self.partition_values = partition_values
 
 
+SNAPSHOT_OPTIONS = ("version", "timestamp")
+
+
+def open_snapshot(location: str, version: str | None = None, timestamp: str | None = None):
+    """The Delta table at ``location``: its current snapshot, or the one a version / timestamp names (a timestamp
+    without zone is UTC, the sessions' zone)."""
+    from datetime import datetime, timezone
+
+    from deltalake import DeltaTable
+
+    if version is not None:
+        return DeltaTable(location, version=int(version))
+    table = DeltaTable(location)
+    if timestamp is not None:
+        at = datetime.fromisoformat(timestamp.strip())
+        table.load_as_version(at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+    return table
+
+
 class DeltaSnapshotReader(DataSourceReader):
-    def __init__(self, location: str, schema: pa.Schema):
+    def __init__(self, location: str, schema: pa.Schema, snapshot: dict | None = None):
         self.location = location
         self.arrow_schema = schema
+        self.snapshot = snapshot or {}
 
     def partitions(self):
-        from deltalake import DeltaTable
-
-        table = DeltaTable(self.location)
+        table = open_snapshot(self.location, **self.snapshot)
         actions = pa.table(table.get_add_actions(flatten=True))
         uris = table.file_uris()
         by_name = {u.rsplit("/", 1)[-1]: u for u in uris}
@@ -146,7 +166,13 @@ def source_for(table: str, location: str) -> type[DataSource]:
             return ddl
 
         def reader(self, schema):  # noqa: ARG002 - Spark passes it by keyword
-            return DeltaSnapshotReader(location, arrow_schema)
+            options = {k.lower(): v for k, v in self.options.items()}
+            unknown = sorted(set(options) - set(SNAPSHOT_OPTIONS) - {"path"})
+            if unknown:
+                raise ValueError(f"{table}: unknown table option(s) {unknown}; this table takes "
+                                 f"'version' or 'timestamp' (time travel)")
+            return DeltaSnapshotReader(location, arrow_schema,
+                                       {k: options[k] for k in SNAPSHOT_OPTIONS if k in options})
 
     TableSource.__name__ = TableSource.__qualname__ = f"DeltaSource_{name}"
     return TableSource

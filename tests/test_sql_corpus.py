@@ -72,7 +72,15 @@ def test_corpus_size():
     assert len({e[0] for e in ENTRIES}) == len(ENTRIES)
 
 
-@pytest.mark.parametrize("entry", BOTH, ids=[e[0] for e in BOTH])
+def _marks(entry):
+    if "known=sail-decimal-division" in entry[1]:
+        # Sail 0.7 rounds a decimal quotient at a smaller scale than Spark (0.203701 vs 0.203702 here): a
+        # known engine difference, listed in the README; strict, so a fixed engine turns this red.
+        return pytest.param(entry, marks=pytest.mark.xfail(strict=True, reason="Sail decimal division scale"))
+    return entry
+
+
+@pytest.mark.parametrize("entry", [_marks(e) for e in BOTH], ids=[e[0] for e in BOTH])
 def test_same_rows_on_qlake_sql_and_hiveserver2(entry, sql_run, cfg):
     name, _, statement = entry
     result = sql_run(statement)
@@ -96,7 +104,8 @@ def test_same_rows_over_beeline(entry, sql_run, cfg):
         capture_output=True, text=True, timeout=180, env={**os.environ, "SPARK_HOME": spark_home()},
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    # beeline echoes its prompt before the header line
+    lines = [re.sub(r"^\d+: jdbc:hive2://\S+> ", "", line) for line in out.stdout.splitlines() if line.strip()]
     rows = list(csv.reader(io.StringIO("\n".join(lines))))
     assert rows[0] == result.columns
     assert rows[1:] == [[render.text(v, t, null="NULL") for v, t in zip(row, result.types)] for row in result.rows]

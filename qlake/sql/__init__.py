@@ -13,11 +13,28 @@ An error comes back as :class:`qlake.sql.errors.SqlError` (message, position, hi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from qlake.config import Settings, settings as load_settings
 from qlake.sql import meta
 from qlake.sql.errors import SqlError, explain
+
+
+# `t WITH ('version' = '3')` / `WITH ('timestamp' = '...')`: time travel spelt as table options, the form
+# HiveServer2 accepts (qlake.delta_source); the embedded engine reads it as VERSION / TIMESTAMP AS OF.
+_SNAPSHOT_OPTION = re.compile(r"(?P<table>\b[\w`]+\.[\w`]+)\s+WITH\s*\(\s*'(?P<key>version|timestamp)'\s*=\s*"
+                              r"(?P<value>'[^']*'|\d+)\s*\)", re.IGNORECASE)
+
+
+def _snapshot_options(statement: str) -> str:
+    def as_of(found: re.Match) -> str:
+        value = found["value"]
+        if found["key"].lower() == "version":
+            return f"{found['table']} VERSION AS OF {value.strip(chr(39))}"
+        return f"{found['table']} TIMESTAMP AS OF {value}"
+
+    return _SNAPSHOT_OPTION.sub(as_of, statement)
 
 
 @dataclass
@@ -52,13 +69,13 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
             raise SqlError(str(exc), hint=exc.hint) from None
         rows = found.rows[:limit] if limit is not None else found.rows
         return Result(found.columns, found.types, rows)
-    sql, hidden, note = statement, [], ""
+    sql, hidden, note = _snapshot_options(statement), [], ""
     try:
         from qlake.sql import rewrite
 
-        if rewrite.needs_parse(statement):
+        if rewrite.needs_parse(sql):
             try:
-                rewritten = rewrite.rewrite(statement, lambda q: session.sql(q).columns)
+                rewritten = rewrite.rewrite(sql, lambda q: session.sql(q).columns)
             except Exception:  # noqa: BLE001 - sqlglot cannot read it: the engine's own parser will say why
                 rewritten = None
             if rewritten is not None and rewritten.notes:
