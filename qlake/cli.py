@@ -472,12 +472,17 @@ def serve_cmd(poll: float) -> None:
 @click.option("--debug", is_flag=True, help="show the engine's full error and traceback")
 def sql_cmd(query: str, fmt: str, limit: int, out_path: str | None, debug: bool) -> None:
     """Run Spark SQL against the catalog (bronze, silver, gold, ops); see README "SQL"."""
-    from qlake import spark
     from qlake import sql as qsql
 
     cfg = settings()
+
+    def engine():
+        from qlake import spark  # heavy (Spark Connect client): only for statements that need the engine
+
+        return spark.session(cfg)
+
     try:
-        result = qsql.run(spark.session(cfg), query, cfg, limit=limit)
+        result = qsql.run(engine, query, cfg, limit=limit)
     except qsql.SqlError as exc:
         if debug:
             raise

@@ -25,6 +25,8 @@ from qlake.sql.errors import SqlError, explain
 # HiveServer2 accepts (qlake.delta_source); the embedded engine reads it as VERSION / TIMESTAMP AS OF.
 _SNAPSHOT_OPTION = re.compile(r"(?P<table>\b[\w`]+\.[\w`]+)\s+WITH\s*\(\s*'(?P<key>version|timestamp)'\s*=\s*"
                               r"(?P<value>'[^']*'|\d+)\s*\)", re.IGNORECASE)
+# Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite).
+_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|ORDER\s+BY)\b", re.IGNORECASE)
 
 
 def _snapshot_options(statement: str) -> str:
@@ -58,6 +60,8 @@ def _table_columns(location: str) -> list[str]:
 
 
 def run(session, statement: str, cfg: Settings | None = None, limit: int | None = None) -> Result:
+    """Answer one statement. ``session`` is a Spark session, or a callable returning one: catalog statements need
+    no engine, so `qlake sql "DESCRIBE ..."` never starts it."""
     cfg = cfg or load_settings()
     statement = statement.strip().rstrip(";").strip()
     known = tables(cfg)
@@ -70,10 +74,12 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
         rows = found.rows[:limit] if limit is not None else found.rows
         return Result(found.columns, found.types, rows)
     sql, hidden, note = _snapshot_options(statement), [], ""
+    if callable(session) and not hasattr(session, "sql"):
+        session = session()
     try:
-        from qlake.sql import rewrite
+        if _NEEDS_PARSE.search(sql):
+            from qlake.sql import rewrite
 
-        if rewrite.needs_parse(sql):
             try:
                 rewritten = rewrite.rewrite(sql, lambda q: session.sql(q).columns)
             except Exception:  # noqa: BLE001 - sqlglot cannot read it: the engine's own parser will say why
@@ -119,4 +125,5 @@ def write(result: Result, fmt: str = "table", out=None) -> None:
             table.add_column(column, overflow="fold")
         for row in result.rows:
             table.add_row(*[render.text(v, t) for v, t in zip(row, result.types)])
-        Console(file=out, width=None if out is None else 200).print(table)
+        wide = out is not None or not sys.stdout.isatty()  # a file or a pipe: one line per row, not wrapped at 80
+        Console(file=out, width=250 if wide else None).print(table)
