@@ -124,7 +124,9 @@ SELECT table_name, count(*) AS checks, sum(CASE WHEN success THEN 0 ELSE 1 END) 
 SELECT consumer, source, count(*) AS markers FROM ops.pipeline_state GROUP BY consumer, source ORDER BY consumer, source;
 -- @ time_travel_option_version
 SELECT count(*) AS n FROM gold.fact_sales WITH ('version' = '1');
--- @ time_travel_option_diff
+-- @ time_travel_option_diff only=sql
+-- over HiveServer2 one statement reads one snapshot per table: two versions of one table in a statement is a
+-- known limit there (README "SQL")
 SELECT (SELECT count(*) FROM gold.fact_sales WITH ('version' = '1')) - (SELECT count(*) FROM gold.fact_sales WITH ('version' = '0')) AS added_in_v1;
 -- @ time_travel_option_timestamp
 SELECT count(*) AS n, sum(units) AS units FROM gold.fact_sales WITH ('timestamp' = '2100-01-01 00:00:00');
