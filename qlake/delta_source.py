@@ -87,9 +87,15 @@ def output_schema(schema: pa.Schema) -> pa.Schema:
 
 
 class DeltaFile(InputPartition):
-    def __init__(self, uri: str | None, partition_values: dict):
-        self.uri = uri
-        self.partition_values = partition_values
+    """One input partition: a run of live files (uri, partition values) read by one Python task."""
+
+    def __init__(self, files: list[tuple[str, dict]]):
+        self.files = files
+
+
+# Files are packed into input partitions of about this many bytes: each partition is a Python task with a fixed
+# scheduling cost, so the fact's 24 month files of ~10 KB read as one task, not 24.
+PARTITION_BYTES = 64 * 1024 * 1024
 
 
 SNAPSHOT_OPTIONS = ("version", "timestamp")
@@ -122,29 +128,32 @@ class DeltaSnapshotReader(DataSourceReader):
         actions = pa.table(table.get_add_actions(flatten=True))
         uris = table.file_uris()
         by_name = {u.rsplit("/", 1)[-1]: u for u in uris}
-        parts = []
+        parts, run, run_bytes = [], [], 0
         for row in actions.to_pylist():
             values = {k[len("partition."):]: v for k, v in row.items() if k.startswith("partition.")}
-            parts.append(DeltaFile(by_name.get(row["path"].rsplit("/", 1)[-1], row["path"]), values))
-        return parts or [DeltaFile(None, {})]
+            run.append((by_name.get(row["path"].rsplit("/", 1)[-1], row["path"]), values))
+            run_bytes += row.get("size_bytes") or 0
+            if run_bytes >= PARTITION_BYTES:
+                parts.append(DeltaFile(run))
+                run, run_bytes = [], 0
+        if run or not parts:
+            parts.append(DeltaFile(run))
+        return parts
 
     def read(self, partition: DeltaFile):
         import pyarrow.parquet as pq
 
-        if partition.uri is None:
-            return
         target = output_schema(self.arrow_schema)
-        data = pq.read_table(partition.uri)
-        columns = []
-        for field in target:
-            if field.name in data.column_names:
-                column = data.column(field.name)
-            else:  # a partition column (or one added later by schema evolution)
-                value = partition.partition_values.get(field.name)
-                column = pa.array([value] * data.num_rows)
-            columns.append(column.cast(field.type))
-        for batch in pa.Table.from_arrays(columns, schema=target).to_batches(max_chunksize=65536):
-            yield batch
+        for uri, partition_values in partition.files:
+            data = pq.read_table(uri)
+            columns = []
+            for field in target:
+                if field.name in data.column_names:
+                    column = data.column(field.name)
+                else:  # a partition column (or one added later by schema evolution)
+                    column = pa.array([partition_values.get(field.name)] * data.num_rows)
+                columns.append(column.cast(field.type))
+            yield from pa.Table.from_arrays(columns, schema=target).to_batches(max_chunksize=65536)
 
 
 def source_name(table: str) -> str:
