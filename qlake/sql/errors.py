@@ -26,6 +26,8 @@ class SqlError(Exception):
 
 
 def closest(name: str, candidates: list[str], what: str) -> str:
+    if not candidates:
+        return f"no {what} in the lake yet"
     near = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     if not near:
         short = name.split(".")[-1]
