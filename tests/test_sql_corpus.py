@@ -40,6 +40,17 @@ BOTH = [e for e in ENTRIES if "only=sql" not in e[1]]
 SQL_ONLY = [e for e in ENTRIES if "only=sql" in e[1]]
 
 
+def served_query(cfg, statement: str) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of a statement over pyhive (`qlake serve`)."""
+    from pyhive import hive
+
+    with hive.connect(host="127.0.0.1", port=cfg.thrift_port, username="qlake", auth="NONE") as conn:
+        cursor = conn.cursor()
+        cursor.execute(statement)
+        rows = cursor.fetchall()
+        return [d[0].rsplit(".", 1)[-1] for d in cursor.description], rows
+
+
 def canonical(value):
     """One comparable form per value: HiveServer2 sends timestamps/dates as text, Connect as Python objects."""
     if isinstance(value, datetime):
@@ -86,7 +97,8 @@ def test_same_rows_on_qlake_sql_and_hiveserver2(entry, sql_run, cfg):
     result = sql_run(statement)
     assert result.rows, f"{name}: no rows on the lake built from the sample groups"
     ordered = bool(re.search(r"\bORDER\s+BY\b(?![^()]*\))", statement, re.I)) or len(result.rows) == 1
-    served_rows = pyhive_value(cfg, statement)
+    served_columns, served_rows = served_query(cfg, statement)
+    assert result.columns == served_columns, name
     assert canonical_rows(result.rows, ordered) == canonical_rows(served_rows, ordered), name
     SUMMARY["sql corpus (qlake sql = HiveServer2)"] = f"{len(BOTH)} statements"
 
