@@ -64,11 +64,10 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
     no engine, so `qlake sql "DESCRIBE ..."` never starts it."""
     cfg = cfg or load_settings()
     statement = statement.strip().rstrip(";").strip()
-    known = tables(cfg)
     catalog = meta.match(statement)
     if catalog:
         try:
-            found = meta.answer(*catalog, cfg, known)
+            found = meta.answer(*catalog, cfg, tables(cfg))
         except meta.CatalogError as exc:
             raise SqlError(str(exc), hint=exc.hint) from None
         rows = found.rows[:limit] if limit is not None else found.rows
@@ -97,6 +96,7 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
     except SqlError:
         raise
     except Exception as exc:  # noqa: BLE001 - every engine failure becomes a message a person can act on
+        known = tables(cfg)
         raise explain(exc, statement, known, lambda t: _table_columns(known[t])) from exc
     return Result([f.name for f in fields], [f.dataType.simpleString() for f in fields], rows, note)
 
