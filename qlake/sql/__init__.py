@@ -25,8 +25,9 @@ from qlake.sql.errors import SqlError, explain
 # HiveServer2 accepts (qlake.delta_source); the embedded engine reads it as VERSION / TIMESTAMP AS OF.
 _SNAPSHOT_OPTION = re.compile(r"(?P<table>\b[\w`]+\.[\w`]+)\s+WITH\s*\(\s*'(?P<key>version|timestamp)'\s*=\s*"
                               r"(?P<value>'[^']*'|\d+)\s*\)", re.IGNORECASE)
-# Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite).
-_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|ORDER\s+BY)\b", re.IGNORECASE)
+# Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite): an ORDER BY
+# only when a call follows it (an aggregate key needs one), so a plain `ORDER BY col` never imports sqlglot.
+_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
 
 
 def _snapshot_options(statement: str) -> str:
