@@ -570,17 +570,34 @@ def serve_cmd(poll: float) -> None:
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", default=1000, show_default=True, help="rows to print at most")
-def sql_cmd(query: str, fmt: str, limit: int) -> None:
-    """Run Spark SQL against the catalog (bronze, silver, gold, ops)."""
-    from qlake import spark
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), help="write the rows to FILE")
+@click.option("--debug", is_flag=True, help="show the engine's full error and traceback")
+def sql_cmd(query: str, fmt: str, limit: int, out_path: str | None, debug: bool) -> None:
+    """Run Spark SQL against the catalog (bronze, silver, gold, ops); see README "SQL"."""
+    from qlake import sql as qsql
 
-    session = spark.session(settings())
+    cfg = settings()
+
+    def engine():
+        from qlake import spark  # heavy (Spark Connect client): only for statements that need the engine
+
+        return spark.session(cfg)
+
     try:
-        df = session.sql(query)
-        rows = df.limit(limit).collect()
-    except Exception as exc:  # noqa: BLE001 - show the engine's message, not a stack trace
-        raise click.ClickException(f"query failed: {str(exc).strip().splitlines()[0]}") from None
-    print_rows(df.columns, [list(r) for r in rows], fmt)
+        result = qsql.run(engine, query, cfg, limit=limit)
+    except qsql.SqlError as exc:
+        if debug:
+            raise
+        for line in exc.lines():
+            click.echo(line, err=True)
+        sys.exit(1)
+    if result.note:
+        click.echo(result.note, err=True)
+    if out_path:
+        with open(out_path, "w", newline="", encoding="utf-8") as out:
+            qsql.write(result, fmt, out)
+    else:
+        qsql.write(result, fmt)
 
 
 def _register_streaming() -> None:

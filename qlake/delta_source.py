@@ -6,7 +6,9 @@ query, one input partition per file, adds partition values (Delta keeps them in 
 yields Arrow batches in the exact schema Spark expects.
 
 Spark passes no options to a Python source used as a catalog table provider, so :func:`source_for` builds one
-small source class per table, named after it, with the table's location baked in.
+small source class per table, named after it, with the table's location baked in. A query's table options do
+reach it: ``FROM gold.fact_sales WITH ('version' = '3')`` or ``WITH ('timestamp' = '2026-01-01 00:00:00')`` read
+that snapshot (time travel over HiveServer2, where Spark refuses ``VERSION AS OF`` on a data-source table).
 """
 
 from __future__ import annotations
@@ -85,46 +87,73 @@ def output_schema(schema: pa.Schema) -> pa.Schema:
 
 
 class DeltaFile(InputPartition):
-    def __init__(self, uri: str | None, partition_values: dict):
-        self.uri = uri
-        self.partition_values = partition_values
+    """One input partition: a run of live files (uri, partition values) read by one Python task."""
+
+    def __init__(self, files: list[tuple[str, dict]]):
+        self.files = files
+
+
+# Files are packed into input partitions of about this many bytes: each partition is a Python task with a fixed
+# scheduling cost, so the fact's 24 month files of ~10 KB read as one task, not 24.
+PARTITION_BYTES = 64 * 1024 * 1024
+
+
+SNAPSHOT_OPTIONS = ("version", "timestamp")
+
+
+def open_snapshot(location: str, version: str | None = None, timestamp: str | None = None):
+    """The Delta table at ``location``: its current snapshot, or the one a version / timestamp names (a timestamp
+    without zone is UTC, the sessions' zone)."""
+    from datetime import datetime, timezone
+
+    from deltalake import DeltaTable
+
+    if version is not None:
+        return DeltaTable(location, version=int(version))
+    table = DeltaTable(location)
+    if timestamp is not None:
+        at = datetime.fromisoformat(timestamp.strip())
+        table.load_as_version(at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+    return table
 
 
 class DeltaSnapshotReader(DataSourceReader):
-    def __init__(self, location: str, schema: pa.Schema):
+    def __init__(self, location: str, schema: pa.Schema, snapshot: dict | None = None):
         self.location = location
         self.arrow_schema = schema
+        self.snapshot = snapshot or {}
 
     def partitions(self):
-        from deltalake import DeltaTable
-
-        table = DeltaTable(self.location)
+        table = open_snapshot(self.location, **self.snapshot)
         actions = pa.table(table.get_add_actions(flatten=True))
         uris = table.file_uris()
         by_name = {u.rsplit("/", 1)[-1]: u for u in uris}
-        parts = []
+        parts, run, run_bytes = [], [], 0
         for row in actions.to_pylist():
             values = {k[len("partition."):]: v for k, v in row.items() if k.startswith("partition.")}
-            parts.append(DeltaFile(by_name.get(row["path"].rsplit("/", 1)[-1], row["path"]), values))
-        return parts or [DeltaFile(None, {})]
+            run.append((by_name.get(row["path"].rsplit("/", 1)[-1], row["path"]), values))
+            run_bytes += row.get("size_bytes") or 0
+            if run_bytes >= PARTITION_BYTES:
+                parts.append(DeltaFile(run))
+                run, run_bytes = [], 0
+        if run or not parts:
+            parts.append(DeltaFile(run))
+        return parts
 
     def read(self, partition: DeltaFile):
         import pyarrow.parquet as pq
 
-        if partition.uri is None:
-            return
         target = output_schema(self.arrow_schema)
-        data = pq.read_table(partition.uri)
-        columns = []
-        for field in target:
-            if field.name in data.column_names:
-                column = data.column(field.name)
-            else:  # a partition column (or one added later by schema evolution)
-                value = partition.partition_values.get(field.name)
-                column = pa.array([value] * data.num_rows)
-            columns.append(column.cast(field.type))
-        for batch in pa.Table.from_arrays(columns, schema=target).to_batches(max_chunksize=65536):
-            yield batch
+        for uri, partition_values in partition.files:
+            data = pq.read_table(uri)
+            columns = []
+            for field in target:
+                if field.name in data.column_names:
+                    column = data.column(field.name)
+                else:  # a partition column (or one added later by schema evolution)
+                    column = pa.array([partition_values.get(field.name)] * data.num_rows)
+                columns.append(column.cast(field.type))
+            yield from pa.Table.from_arrays(columns, schema=target).to_batches(max_chunksize=65536)
 
 
 def source_name(table: str) -> str:
@@ -146,7 +175,13 @@ def source_for(table: str, location: str) -> type[DataSource]:
             return ddl
 
         def reader(self, schema):  # noqa: ARG002 - Spark passes it by keyword
-            return DeltaSnapshotReader(location, arrow_schema)
+            options = {k.lower(): v for k, v in self.options.items()}
+            unknown = sorted(set(options) - set(SNAPSHOT_OPTIONS) - {"path"})
+            if unknown:
+                raise ValueError(f"{table}: unknown table option(s) {unknown}; this table takes "
+                                 f"'version' or 'timestamp' (time travel)")
+            return DeltaSnapshotReader(location, arrow_schema,
+                                       {k: options[k] for k in SNAPSHOT_OPTIONS if k in options})
 
     TableSource.__name__ = TableSource.__qualname__ = f"DeltaSource_{name}"
     return TableSource

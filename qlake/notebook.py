@@ -43,6 +43,17 @@ def existing_tables(spark: SparkSession, names: Iterable[str]) -> list[str]:
     return [n for n in names if table_exists(spark, n)]
 
 
+def sql(spark: SparkSession, statement: str, limit: int | None = None) -> pd.DataFrame:
+    """A statement through the same SQL surface as `qlake sql` (catalog statements, rewrites, time travel; README
+    "SQL"), as a DataFrame; a rewrite is said in the frame's ``attrs["note"]``."""
+    from qlake import sql as qsql
+
+    result = qsql.run(spark, statement, limit=limit)
+    frame = pd.DataFrame(result.rows, columns=result.columns)
+    frame.attrs["note"] = result.note
+    return frame
+
+
 def numeric(frame: pd.DataFrame) -> pd.DataFrame:
     """DECIMAL columns (Python ``Decimal`` objects in pandas) as floats, for plotting only."""
     out = frame.copy()

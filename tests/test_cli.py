@@ -50,4 +50,5 @@ def test_sql_formats(spark, cfg):
     out = qlake("sql", "select 1 as one", "--format", "csv")
     assert out.stdout.splitlines() == ["one", "1"]
     bad = qlake("sql", "select * from no_such_db.no_such_table")
-    assert bad.returncode != 0 and "query failed" in bad.stderr
+    assert bad.returncode == 1 and "error: table or view not found: no_such_db.no_such_table" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -1,0 +1,130 @@
+"""One SQL surface for `qlake sql`, the notebooks' helper and tests: Spark SQL over the lake's tables.
+
+:func:`run` answers a statement in three ways, in this order (README "SQL"):
+
+1. catalog statements (DESCRIBE [TABLE|EXTENDED|DETAIL|HISTORY], SHOW CREATE TABLE / COLUMNS / PARTITIONS /
+   TBLPROPERTIES) from the Delta log, in Spark's shapes (:mod:`qlake.sql.meta`);
+2. a statement using a construct the embedded engine cannot plan (QUALIFY, PIVOT, UNPIVOT, ORDER BY an
+   aggregate) rewritten to equivalent SQL (:mod:`qlake.sql.rewrite`), said in ``Result.note``;
+3. anything else as written, on the session's engine.
+
+An error comes back as :class:`qlake.sql.errors.SqlError` (message, position, hint), never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qlake.config import Settings, settings as load_settings
+from qlake.sql import meta
+from qlake.sql.errors import SqlError, explain
+
+
+# `t WITH ('version' = '3')` / `WITH ('timestamp' = '...')`: time travel spelt as table options, the form
+# HiveServer2 accepts (qlake.delta_source); the embedded engine reads it as VERSION / TIMESTAMP AS OF.
+_SNAPSHOT_OPTION = re.compile(r"(?P<table>\b[\w`]+\.[\w`]+)\s+WITH\s*\(\s*'(?P<key>version|timestamp)'\s*=\s*"
+                              r"(?P<value>'[^']*'|\d+)\s*\)", re.IGNORECASE)
+# Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite): an ORDER BY
+# only when a call follows it (an aggregate key needs one), so a plain `ORDER BY col` never imports sqlglot.
+_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
+
+
+def _snapshot_options(statement: str) -> str:
+    def as_of(found: re.Match) -> str:
+        value = found["value"]
+        if found["key"].lower() == "version":
+            return f"{found['table']} VERSION AS OF {value.strip(chr(39))}"
+        return f"{found['table']} TIMESTAMP AS OF {value}"
+
+    return _SNAPSHOT_OPTION.sub(as_of, statement)
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    types: list[str]  # Spark simple type strings, e.g. "decimal(12,2)", "array<string>"
+    rows: list[list]
+    note: str = ""  # one line when the statement did not run as written
+
+
+def tables(cfg: Settings) -> dict[str, str]:
+    from qlake.serve import discover_tables
+
+    return discover_tables(cfg)
+
+
+def _table_columns(location: str) -> list[str]:
+    from deltalake import DeltaTable
+
+    return [f.name for f in DeltaTable(location).schema().fields]
+
+
+def run(session, statement: str, cfg: Settings | None = None, limit: int | None = None) -> Result:
+    """Answer one statement. ``session`` is a Spark session, or a callable returning one: catalog statements need
+    no engine, so `qlake sql "DESCRIBE ..."` never starts it."""
+    cfg = cfg or load_settings()
+    statement = statement.strip().rstrip(";").strip()
+    catalog = meta.match(statement)
+    if catalog:
+        try:
+            found = meta.answer(*catalog, cfg, tables(cfg))
+        except meta.CatalogError as exc:
+            raise SqlError(str(exc), hint=exc.hint) from None
+        rows = found.rows[:limit] if limit is not None else found.rows
+        return Result(found.columns, found.types, rows)
+    sql, hidden, note = _snapshot_options(statement), [], ""
+    if callable(session) and not hasattr(session, "sql"):
+        session = session()
+    try:
+        if _NEEDS_PARSE.search(sql):
+            from qlake.sql import rewrite
+
+            try:
+                rewritten = rewrite.rewrite(sql, lambda q: session.sql(q).columns)
+            except Exception:  # noqa: BLE001 - sqlglot cannot read it: the engine's own parser will say why
+                rewritten = None
+            if rewritten is not None and rewritten.notes:
+                sql, hidden = rewritten.sql, rewritten.hidden
+                note = "-- rewritten for the embedded engine: " + "; ".join(rewritten.notes)
+        frame = session.sql(sql)
+        if hidden:
+            frame = frame.drop(*hidden)
+        if limit is not None:
+            frame = frame.limit(limit)
+        rows = [list(row) for row in frame.collect()]
+        fields = frame.schema.fields
+    except SqlError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every engine failure becomes a message a person can act on
+        known = tables(cfg)
+        raise explain(exc, statement, known, lambda t: _table_columns(known[t])) from exc
+    return Result([f.name for f in fields], [f.dataType.simpleString() for f in fields], rows, note)
+
+
+def write(result: Result, fmt: str = "table", out=None) -> None:
+    """Print (or write to ``out``, a text file) a result in ``table``, ``csv`` or ``json``."""
+    import csv
+    import json
+    import sys
+
+    from qlake.sql import render
+
+    stream = out or sys.stdout
+    if fmt == "json":
+        stream.write(json.dumps(render.records(result.columns, result.types, result.rows), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([[render.text(v, t, null="") for v, t in zip(row, result.types)] for row in result.rows])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for column in result.columns:
+            table.add_column(column, overflow="fold")
+        for row in result.rows:
+            table.add_row(*[render.text(v, t) for v, t in zip(row, result.types)])
+        wide = out is not None or not sys.stdout.isatty()  # a file or a pipe: one line per row, not wrapped at 80
+        Console(file=out, width=250 if wide else None).print(table)

@@ -1,0 +1,72 @@
+"""One rendering of every Spark type for every output format (table, csv, json), the same on every entry point.
+
+binary → base64; decimal → its exact string (scale kept); TIMESTAMP → ISO 8601 in UTC with ``Z`` (sessions run
+in UTC); TIMESTAMP_NTZ and DATE → ISO without zone; array/map/struct → JSON (struct as an object by field name,
+map keys as text); null → ``NULL`` in a table, empty in CSV, ``null`` in JSON; NaN/±Infinity as Spark spells them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+
+def jsonable(value, type_name: str = ""):
+    """A JSON-ready value (nested values too)."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        text = value.isoformat()
+        return text + "Z" if type_name.startswith("timestamp") and type_name != "timestamp_ntz" else text
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if hasattr(value, "asDict"):  # a Row: a struct
+        return {k: jsonable(v, _child_type(type_name, k)) for k, v in value.asDict(recursive=False).items()}
+    if isinstance(value, dict):
+        return {str(jsonable(k)): jsonable(v, _value_type(type_name)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, _element_type(type_name)) for v in value]
+    return value
+
+
+def _element_type(type_name: str) -> str:
+    return type_name[6:-1] if type_name.startswith("array<") else ""
+
+
+def _value_type(type_name: str) -> str:
+    return "timestamp" if type_name.startswith("map<") and type_name.endswith(",timestamp>") else ""
+
+
+def _child_type(type_name: str, field: str) -> str:
+    marker = f"{field}:"
+    if type_name.startswith("struct<") and marker in type_name:
+        rest = type_name.split(marker, 1)[1]
+        return "timestamp" if rest.startswith("timestamp") and not rest.startswith("timestamp_ntz") else ""
+    return ""
+
+
+def text(value, type_name: str = "", null: str = "NULL") -> str:
+    """A value as one cell of a table or CSV."""
+    if value is None:
+        return null
+    plain = jsonable(value, type_name)
+    if isinstance(plain, (dict, list)):
+        return json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(plain, bool):
+        return "true" if plain else "false"
+    return str(plain)
+
+
+def records(columns: list[str], types: list[str], rows: list[list]) -> list[dict]:
+    return [{c: jsonable(v, t) for c, t, v in zip(columns, types, row)} for row in rows]
