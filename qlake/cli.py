@@ -356,6 +356,9 @@ def status_cmd(limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, default=str))
         return
+    from qlake.spark import engine_description
+
+    click.echo(f"engine: {engine_description(settings())}")  # what this configuration runs the jobs on
     print_rows(["job", "run_id", "started_at", "ended_at", "status", "rows_in", "rows_out", "quarantined", "error"],
                [[r["job"], r["run_id"], r["started_at"], r["ended_at"], r["status"], r["rows_in"], r["rows_out"],
                  r["rows_quarantined"], r["error"]] for r in rows], title="job runs")

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LAYERS = ("bronze", "silver", "gold", "ops")
+# Sail's runtimes qlake starts in-process: ``local`` (one runtime, threads) or ``local-cluster`` (Sail's driver +
+# workers talking gRPC inside this process: the same runtime as its Kubernetes cluster mode, on one machine).
+ENGINE_MODES = ("local", "local-cluster")
 # The checkout (or installed tree) that holds expectations/ beside the packages.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +53,19 @@ class Settings:
     daily_cron: str
     expectations_dir: str
     extra: dict[str, str] = field(default_factory=dict)
+    # ---- embedded Sail's runtime (ignored with QLAKE_SPARK_REMOTE: that server has its own) ----------------------
+    engine_mode: str = "local"
+    engine_workers: int = 2  # local-cluster: workers started up front (and the most it runs)
+    engine_worker_task_slots: int = 0  # local-cluster: tasks one worker runs at once; 0 = Sail's default
+    engine_batch_rows: int = 0  # rows per Arrow batch inside Sail; 0 = Sail's default (8192)
+
+    def __post_init__(self) -> None:
+        if self.engine_mode not in ENGINE_MODES:
+            raise ValueError(f"QLAKE_ENGINE_MODE={self.engine_mode!r}: expected one of {', '.join(ENGINE_MODES)}")
+        if self.engine_workers < 1:
+            raise ValueError(f"QLAKE_ENGINE_WORKERS={self.engine_workers}: a cluster needs at least one worker")
+        if self.engine_worker_task_slots < 0 or self.engine_batch_rows < 0:
+            raise ValueError("QLAKE_ENGINE_WORKER_TASK_SLOTS / QLAKE_ENGINE_BATCH_ROWS must be 0 (default) or more")
 
     # ---- where things live -------------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -155,4 +171,8 @@ def settings() -> Settings:
         hourly_cron=_env("QLAKE_HOURLY_CRON", "5 * * * *"),
         daily_cron=_env("QLAKE_DAILY_CRON", "30 0 * * *"),
         expectations_dir=str(Path(_env("QLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))).resolve()),
+        engine_mode=_env("QLAKE_ENGINE_MODE", "local").lower(),
+        engine_workers=_env_int("QLAKE_ENGINE_WORKERS", 2),
+        engine_worker_task_slots=_env_int("QLAKE_ENGINE_WORKER_TASK_SLOTS", 0),
+        engine_batch_rows=_env_int("QLAKE_ENGINE_BATCH_ROWS", 0),
     )
