@@ -55,7 +55,10 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
     # ---- embedded Sail's runtime (ignored with QLAKE_SPARK_REMOTE: that server has its own) ----------------------
     engine_mode: str = "local"
-    engine_workers: int = 2  # local-cluster: workers started up front (and the most it runs)
+    engine_workers: int = 2  # local-cluster: workers started up front
+    # local-cluster: the most workers Sail may run; 0 = no cap. A cap can fail a query: Sail schedules a pipelined
+    # "task region" all at once and refuses one needing more slots than max workers x task slots.
+    engine_max_workers: int = 0
     engine_worker_task_slots: int = 0  # local-cluster: tasks one worker runs at once; 0 = Sail's default
     engine_batch_rows: int = 0  # rows per Arrow batch inside Sail; 0 = Sail's default (8192)
 
@@ -64,6 +67,9 @@ class Settings:
             raise ValueError(f"QLAKE_ENGINE_MODE={self.engine_mode!r}: expected one of {', '.join(ENGINE_MODES)}")
         if self.engine_workers < 1:
             raise ValueError(f"QLAKE_ENGINE_WORKERS={self.engine_workers}: a cluster needs at least one worker")
+        if self.engine_max_workers and self.engine_max_workers < self.engine_workers:
+            raise ValueError(f"QLAKE_ENGINE_MAX_WORKERS={self.engine_max_workers} is below "
+                             f"QLAKE_ENGINE_WORKERS={self.engine_workers}")
         if self.engine_worker_task_slots < 0 or self.engine_batch_rows < 0:
             raise ValueError("QLAKE_ENGINE_WORKER_TASK_SLOTS / QLAKE_ENGINE_BATCH_ROWS must be 0 (default) or more")
 
@@ -173,6 +179,7 @@ def settings() -> Settings:
         expectations_dir=str(Path(_env("QLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))).resolve()),
         engine_mode=_env("QLAKE_ENGINE_MODE", "local").lower(),
         engine_workers=_env_int("QLAKE_ENGINE_WORKERS", 2),
+        engine_max_workers=_env_int("QLAKE_ENGINE_MAX_WORKERS", 0),
         engine_worker_task_slots=_env_int("QLAKE_ENGINE_WORKER_TASK_SLOTS", 0),
         engine_batch_rows=_env_int("QLAKE_ENGINE_BATCH_ROWS", 0),
     )

@@ -55,9 +55,9 @@ def sail_runtime_env(cfg: Settings) -> dict[str, str]:
     """The Sail settings (environment variables Sail reads at server start) for qlake's engine settings."""
     env = {"SAIL_MODE": cfg.engine_mode}
     if cfg.engine_mode == "local-cluster":
-        # Initial = max: the workers are up before the first job and Sail never launches more behind our back.
         env["SAIL_CLUSTER__WORKER_INITIAL_COUNT"] = str(cfg.engine_workers)
-        env["SAIL_CLUSTER__WORKER_MAX_COUNT"] = str(cfg.engine_workers)
+        if cfg.engine_max_workers:
+            env["SAIL_CLUSTER__WORKER_MAX_COUNT"] = str(cfg.engine_max_workers)
         if cfg.engine_worker_task_slots:
             env["SAIL_CLUSTER__WORKER_TASK_SLOTS"] = str(cfg.engine_worker_task_slots)
     if cfg.engine_batch_rows:
@@ -78,7 +78,8 @@ def engine_description(cfg: Settings | None = None) -> str:
         return f"spark-connect ({cfg.spark_remote})"
     if cfg.engine_mode == "local-cluster":
         slots = f" x {cfg.engine_worker_task_slots} task slots" if cfg.engine_worker_task_slots else ""
-        return f"sail local-cluster ({cfg.engine_workers} workers{slots})"
+        cap = f", at most {cfg.engine_max_workers}" if cfg.engine_max_workers else ""
+        return f"sail local-cluster ({cfg.engine_workers} workers{slots}{cap})"
     return "sail local"
 
 
