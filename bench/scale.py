@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.common import Measure
+from bench.common import Measure, tree_rss
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -49,15 +49,9 @@ def run_measured(cmd: list[str], env: dict[str, str], log: Path) -> Measure:
         def sample():
             while not done.wait(0.05):
                 try:
-                    total = proc.memory_info().rss
-                    for sub in proc.children(recursive=True):
-                        try:
-                            total += sub.memory_info().rss
-                        except psutil.Error:
-                            pass
-                except psutil.Error:
+                    peak[0] = max(peak[0], tree_rss(proc))
+                except psutil.Error:  # the child itself just ended
                     continue
-                peak[0] = max(peak[0], total)
 
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
@@ -88,7 +82,8 @@ def one_size(rows: int, work: Path) -> dict:
     try:
         qlake = run_measured([sys.executable, "-m", "qlake.cli", "run", "hourly", "--incoming", str(group)], env,
                              work / "qlake.log")
-        metastore_mb = round(sum(p.memory_info().rss for p in _metastore_procs(cfg)) / 2**20, 1)
+        pid = services.Metastore(cfg).pid()
+        metastore_mb = round(tree_rss(psutil.Process(pid)) / 2**20, 1) if pid else None
     finally:
         services.down(cfg)
     duck = run_measured([sys.executable, "-c", _DUCKDB, str(group), str(work)], env, work / "duckdb.log")
@@ -97,16 +92,6 @@ def one_size(rows: int, work: Path) -> dict:
     return {"rows": rows, "input_mb": size_mb, "generate_s": generated_s,
             "qlake": qlake.__dict__, "duckdb": duck.__dict__, "ratio": round(qlake.seconds / duck.seconds, 2),
             "metastore_rss_mb": metastore_mb, "qlake_within_4gib": qlake.peak_rss_mb <= RSS_LIMIT_MB}
-
-
-def _metastore_procs(cfg) -> list[psutil.Process]:
-    from qlake import services
-
-    pid = services.Metastore(cfg).pid()
-    if not pid:
-        return []
-    proc = psutil.Process(pid)
-    return [proc, *proc.children(recursive=True)]
 
 
 def _free_port() -> int:
@@ -137,12 +122,17 @@ def main() -> int:
     sizes = [int(x) for x in os.environ.get("QLAKE_BENCH_ROWS", "550000,2000000").split(",") if x.strip()]
     runs = []
     for rows in sizes:
-        runs.append(one_size(rows, HERE / "out_scale"))
+        runs.append(one_size(rows, HERE / "out_scale_runs" / str(rows)))
         print(json.dumps(runs[-1]), flush=True)
     engine = engine_description(settings())
+    # Sizes measured by an earlier invocation (same engine) stay in the file, so sizes can be run one at a time.
+    path = HERE / "results_scale.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    if earlier.get("engine") == engine:
+        runs = sorted([r for r in earlier.get("runs", []) if r["rows"] not in sizes] + runs, key=lambda r: r["rows"])
     payload = {"engine": engine, "measured_on": date.today().isoformat(), "machine": {"cpus": os.cpu_count()},
                "rss_limit_mb": RSS_LIMIT_MB, "runs": runs}
-    (HERE / "results_scale.json").write_text(json.dumps(payload, indent=2) + "\n")
+    path.write_text(json.dumps(payload, indent=2) + "\n")
     table = markdown(runs, engine)
     (HERE / "results_scale.md").write_text(table + "\n")
     print(table)
