@@ -142,3 +142,35 @@ def test_status_shows_the_engine_mode(crashed_then_rerun, cluster_env):
     out = qlake(cluster_env, "status")
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.splitlines()[0] == f"engine: sail local-cluster ({WORKERS} workers)"
+
+
+def test_engine_settings_reach_sail(monkeypatch):
+    """What QLAKE_ENGINE_* turn into for Sail, and the mistakes refused before any engine starts."""
+    from qlake.config import settings
+    from qlake.spark import engine_description, sail_runtime_env
+
+    for name in ("QLAKE_ENGINE_MODE", "QLAKE_ENGINE_WORKERS", "QLAKE_ENGINE_MAX_WORKERS",
+                 "QLAKE_ENGINE_WORKER_TASK_SLOTS", "QLAKE_ENGINE_BATCH_ROWS"):
+        monkeypatch.delenv(name, raising=False)
+    assert sail_runtime_env(settings()) == {"SAIL_MODE": "local"}
+    assert engine_description(settings()) == "sail local"
+    monkeypatch.setenv("QLAKE_ENGINE_MODE", "Local-Cluster")
+    monkeypatch.setenv("QLAKE_ENGINE_WORKERS", "3")
+    monkeypatch.setenv("QLAKE_ENGINE_WORKER_TASK_SLOTS", "4")
+    monkeypatch.setenv("QLAKE_ENGINE_BATCH_ROWS", "4096")
+    assert sail_runtime_env(settings()) == {
+        "SAIL_MODE": "local-cluster", "SAIL_CLUSTER__WORKER_INITIAL_COUNT": "3",
+        "SAIL_CLUSTER__WORKER_TASK_SLOTS": "4", "SAIL_EXECUTION__BATCH_SIZE": "4096"}
+    assert engine_description(settings()) == "sail local-cluster (3 workers x 4 task slots)"
+    monkeypatch.setenv("QLAKE_ENGINE_MAX_WORKERS", "6")
+    assert sail_runtime_env(settings())["SAIL_CLUSTER__WORKER_MAX_COUNT"] == "6"
+    monkeypatch.setenv("QLAKE_SPARK_REMOTE", "sc://sail-spark-server:50051")
+    assert engine_description(settings()) == "spark-connect (sc://sail-spark-server:50051)"
+    monkeypatch.delenv("QLAKE_SPARK_REMOTE")
+    for name, value, message in [("QLAKE_ENGINE_MODE", "kubernetes", "expected one of local, local-cluster"),
+                                 ("QLAKE_ENGINE_MAX_WORKERS", "2", "is below QLAKE_ENGINE_WORKERS=3"),
+                                 ("QLAKE_ENGINE_WORKERS", "0", "at least one worker")]:
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(ValueError, match=message):
+                settings()
