@@ -49,6 +49,10 @@ def print_rows(columns: list[str], rows: list[list], fmt: str = "table", title: 
 @click.version_option(package_name="qlake")
 def main() -> None:
     """qlake — Q Company's lakehouse: hourly CSV groups and app events into bronze/silver/gold Delta tables."""
+    try:
+        settings()  # a wrong setting is reported as such, before any command starts a service
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # ---- services -----------------------------------------------------------------------------------------------------

@@ -174,3 +174,9 @@ def test_engine_settings_reach_sail(monkeypatch):
             m.setenv(name, value)
             with pytest.raises(ValueError, match=message):
                 settings()
+
+
+def test_a_wrong_engine_mode_is_a_one_line_error(cluster_env):
+    out = qlake(dict(cluster_env, QLAKE_ENGINE_MODE="cluster"), "status", timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip() == "Error: QLAKE_ENGINE_MODE='cluster': expected one of local, local-cluster"
