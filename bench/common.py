@@ -19,6 +19,17 @@ class Measure:
     peak_rss_mb: float = 0.0
 
 
+def tree_rss(proc: psutil.Process) -> int:
+    """RSS of a process and all its descendants (a child gone meanwhile counts 0)."""
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 @contextmanager
 def measured():
     """Wall time and peak RSS of this process and its children while the block runs (sampled every 20 ms)."""
@@ -27,13 +38,7 @@ def measured():
     stop = threading.Event()
 
     def rss() -> int:
-        total = proc.memory_info().rss
-        for child in proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
+        return tree_rss(proc)
 
     peak = [rss()]
 

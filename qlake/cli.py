@@ -50,6 +50,10 @@ def print_rows(columns: list[str], rows: list[list], fmt: str = "table", title: 
 @click.version_option(package_name="qlake")
 def main() -> None:
     """qlake — Q Company's lakehouse: hourly CSV groups and app events into bronze/silver/gold Delta tables."""
+    try:
+        settings()  # a wrong setting is reported as such, before any command starts a service
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # ---- services -----------------------------------------------------------------------------------------------------
@@ -401,6 +405,9 @@ def status_cmd(limit: int, as_json: bool) -> None:
         click.echo(json.dumps({"runs": rows, "freshness": [dict(zip(freshness.COLUMNS, f.row())) for f in fresh],
                                "stale": [f.table for f in stale]}, default=str))
     else:
+        from qlake.spark import engine_description
+
+        click.echo(f"engine: {engine_description(cfg)}")  # what this configuration runs the jobs on
         if rows:
             print_rows(["job", "run_id", "started_at", "ended_at", "status", "rows_in", "rows_out", "quarantined",
                         "error"],

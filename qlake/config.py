@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LAYERS = ("bronze", "silver", "gold", "ops")
+# Sail's runtimes qlake starts in-process: ``local`` (one runtime, threads) or ``local-cluster`` (Sail's driver +
+# workers talking gRPC inside this process: the same runtime as its Kubernetes cluster mode, on one machine).
+ENGINE_MODES = ("local", "local-cluster")
 # The checkout (or installed tree) that holds expectations/ beside the packages.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +66,25 @@ class Settings:
     # A delivered file whose size or time changes within this window is still being written: left for next run.
     settle_seconds: float = 0.2
     extra: dict[str, str] = field(default_factory=dict)
+    # ---- embedded Sail's runtime (ignored with QLAKE_SPARK_REMOTE: that server has its own) ----------------------
+    engine_mode: str = "local"
+    engine_workers: int = 2  # local-cluster: workers started up front
+    # local-cluster: the most workers Sail may run; 0 = no cap. A cap can fail a query: Sail schedules a pipelined
+    # "task region" all at once and refuses one needing more slots than max workers x task slots.
+    engine_max_workers: int = 0
+    engine_worker_task_slots: int = 0  # local-cluster: tasks one worker runs at once; 0 = Sail's default
+    engine_batch_rows: int = 0  # rows per Arrow batch inside Sail; 0 = Sail's default (8192)
+
+    def __post_init__(self) -> None:
+        if self.engine_mode not in ENGINE_MODES:
+            raise ValueError(f"QLAKE_ENGINE_MODE={self.engine_mode!r}: expected one of {', '.join(ENGINE_MODES)}")
+        if self.engine_workers < 1:
+            raise ValueError(f"QLAKE_ENGINE_WORKERS={self.engine_workers}: a cluster needs at least one worker")
+        if self.engine_max_workers and self.engine_max_workers < self.engine_workers:
+            raise ValueError(f"QLAKE_ENGINE_MAX_WORKERS={self.engine_max_workers} is below "
+                             f"QLAKE_ENGINE_WORKERS={self.engine_workers}")
+        if self.engine_worker_task_slots < 0 or self.engine_batch_rows < 0:
+            raise ValueError("QLAKE_ENGINE_WORKER_TASK_SLOTS / QLAKE_ENGINE_BATCH_ROWS must be 0 (default) or more")
 
     # ---- where things live -------------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -195,4 +217,9 @@ def settings() -> Settings:
         max_file_bytes=_env_int("QLAKE_MAX_FILE_BYTES", 4 << 30),
         max_field_chars=_env_int("QLAKE_MAX_FIELD_CHARS", 16 << 20),
         settle_seconds=_env_float("QLAKE_SETTLE_SECONDS", 0.2),
+        engine_mode=_env("QLAKE_ENGINE_MODE", "local").lower(),
+        engine_workers=_env_int("QLAKE_ENGINE_WORKERS", 2),
+        engine_max_workers=_env_int("QLAKE_ENGINE_MAX_WORKERS", 0),
+        engine_worker_task_slots=_env_int("QLAKE_ENGINE_WORKER_TASK_SLOTS", 0),
+        engine_batch_rows=_env_int("QLAKE_ENGINE_BATCH_ROWS", 0),
     )

@@ -35,6 +35,9 @@ def _start_sail(cfg: Settings) -> str:
     # Sail reads its configuration from the environment when the server is created.
     os.environ["SAIL_CATALOG__LIST"] = f'[{{name="hms", type="hms", uris=["{cfg.metastore_hostport}"]}}]'
     os.environ["SAIL_CATALOG__DEFAULT_CATALOG"] = "hms"
+    os.environ.update(sail_runtime_env(cfg))
+    for name in _SAIL_RUNTIME_VARS - set(sail_runtime_env(cfg)):
+        os.environ.pop(name, None)  # a setting left from an earlier session must not leak into this one
     from pysail.spark import SparkConnectServer
 
     server = SparkConnectServer(cfg.host, 0)
@@ -44,17 +47,47 @@ def _start_sail(cfg: Settings) -> str:
     return f"sc://{host}:{port}"
 
 
+_SAIL_RUNTIME_VARS = {"SAIL_MODE", "SAIL_CLUSTER__WORKER_INITIAL_COUNT", "SAIL_CLUSTER__WORKER_MAX_COUNT",
+                      "SAIL_CLUSTER__WORKER_TASK_SLOTS", "SAIL_EXECUTION__BATCH_SIZE"}
+
+
+def sail_runtime_env(cfg: Settings) -> dict[str, str]:
+    """The Sail settings (environment variables Sail reads at server start) for qlake's engine settings."""
+    env = {"SAIL_MODE": cfg.engine_mode}
+    if cfg.engine_mode == "local-cluster":
+        env["SAIL_CLUSTER__WORKER_INITIAL_COUNT"] = str(cfg.engine_workers)
+        if cfg.engine_max_workers:
+            env["SAIL_CLUSTER__WORKER_MAX_COUNT"] = str(cfg.engine_max_workers)
+        if cfg.engine_worker_task_slots:
+            env["SAIL_CLUSTER__WORKER_TASK_SLOTS"] = str(cfg.engine_worker_task_slots)
+    if cfg.engine_batch_rows:
+        env["SAIL_EXECUTION__BATCH_SIZE"] = str(cfg.engine_batch_rows)
+    return env
+
+
 def engine_name(cfg: Settings | None = None) -> str:
-    """What the notebooks print as the engine: embedded Sail, or the Connect server at QLAKE_SPARK_REMOTE."""
+    """The engine: embedded Sail, or the Connect server at QLAKE_SPARK_REMOTE."""
     cfg = cfg or load_settings()
     return "spark-connect" if cfg.spark_remote else "sail"
+
+
+def engine_description(cfg: Settings | None = None) -> str:
+    """What ``qlake status`` and the notebooks print: the engine and the runtime mode it runs in."""
+    cfg = cfg or load_settings()
+    if cfg.spark_remote:
+        return f"spark-connect ({cfg.spark_remote})"
+    if cfg.engine_mode == "local-cluster":
+        slots = f" x {cfg.engine_worker_task_slots} task slots" if cfg.engine_worker_task_slots else ""
+        cap = f", at most {cfg.engine_max_workers}" if cfg.engine_max_workers else ""
+        return f"sail local-cluster ({cfg.engine_workers} workers{slots}{cap})"
+    return "sail local"
 
 
 def session(cfg: Settings | None = None) -> SparkSession:
     """The process's Spark Connect session; starts the metastore (if qlake manages it) and Sail when needed."""
     global _session, _session_key
     cfg = cfg or load_settings()
-    key = (cfg.spark_remote, cfg.metastore_hostport)
+    key = (cfg.spark_remote, cfg.metastore_hostport, tuple(sorted(sail_runtime_env(cfg).items())))
     with _lock:
         if _session is not None and _session_key == key:
             return _session

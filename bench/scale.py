@@ -1,0 +1,143 @@
+"""`python -m bench.scale`: one delivery group end to end (ingest → silver → gold) at growing sizes, qlake against
+DuckDB on the same generated file, each in its own process so that each peak RSS is its own.
+
+Sizes: QLAKE_BENCH_ROWS (comma-separated, default ``550000,2000000``; add ``10000000`` for the 10M-row hour).
+Engine: QLAKE_ENGINE_MODE etc. as for any run (the child inherits them). qlake runs `qlake run hourly`, the job
+the scheduler runs; the metastore is started beforehand and measured apart (it is a long-lived service, not part
+of the hour's work). Writes bench/results_scale.json and bench/results_scale.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+from bench.common import Measure, tree_rss
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RSS_LIMIT_MB = 4096
+
+_DUCKDB = """
+import sys
+from pathlib import Path
+from bench import baseline_duckdb as duck
+group, work = Path(sys.argv[1]), Path(sys.argv[2])
+con = duck.connect()
+duck.ingest(con, group, work / "duck_bronze")
+duck.silver(con, work / "duck_bronze", work / "duck_silver.parquet")
+print(duck.gold(con, work / "duck_silver.parquet", work / "duck_bronze", work / "duck_gold"))
+"""
+
+
+def run_measured(cmd: list[str], env: dict[str, str], log: Path) -> Measure:
+    """Wall time and peak RSS (process + descendants, sampled every 50 ms) of one child process."""
+    with open(log, "w") as out:
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc, peak, done = psutil.Process(child.pid), [0], threading.Event()
+
+        def sample():
+            while not done.wait(0.05):
+                try:
+                    peak[0] = max(peak[0], tree_rss(proc))
+                except psutil.Error:  # the child itself just ended
+                    continue
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        code = child.wait()
+        seconds = time.perf_counter() - start
+        done.set()
+        thread.join()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}… exited {code}; see {log}")
+    return Measure(round(seconds, 2), round(peak[0] / 2**20, 1))
+
+
+def one_size(rows: int, work: Path) -> dict:
+    from qlake import services
+    from qlake.config import settings
+    from qlake.generate import generate
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = dict(os.environ, QLAKE_HOME=str(work / "lake"), QLAKE_METASTORE_PORT=str(_free_port()),
+               PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    os.environ.update({k: env[k] for k in ("QLAKE_HOME", "QLAKE_METASTORE_PORT")})
+    started = time.perf_counter()
+    group = generate(work / "incoming", groups=1, rows=rows, seed=2026, redeliver=False)[0]
+    generated_s = round(time.perf_counter() - started, 1)
+    cfg = settings()
+    services.ensure_metastore(cfg)
+    try:
+        qlake = run_measured([sys.executable, "-m", "qlake.cli", "run", "hourly", "--incoming", str(group)], env,
+                             work / "qlake.log")
+        pid = services.Metastore(cfg).pid()
+        metastore_mb = round(tree_rss(psutil.Process(pid)) / 2**20, 1) if pid else None
+    finally:
+        services.down(cfg)
+    duck = run_measured([sys.executable, "-c", _DUCKDB, str(group), str(work)], env, work / "duckdb.log")
+    size_mb = round(sum(f.stat().st_size for f in group.iterdir()) / 2**20, 1)
+    shutil.rmtree(work, ignore_errors=True)  # 10M rows of lake + Parquet: do not keep them
+    return {"rows": rows, "input_mb": size_mb, "generate_s": generated_s,
+            "qlake": qlake.__dict__, "duckdb": duck.__dict__, "ratio": round(qlake.seconds / duck.seconds, 2),
+            "metastore_rss_mb": metastore_mb, "qlake_within_4gib": qlake.peak_rss_mb <= RSS_LIMIT_MB}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def markdown(runs: list[dict], engine: str) -> str:
+    first = runs[0]
+    lines = [f"Scale, one group end to end (`qlake run hourly`: ingest → silver → gold), engine {engine}, "
+             f"measured {date.today().isoformat()}:", "",
+             "| rows | CSV MB | qlake s | qlake peak RSS MB | DuckDB s | DuckDB peak RSS MB | ratio | qlake s / first |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        lines.append(f"| {r['rows']:,} | {r['input_mb']} | {r['qlake']['seconds']} | {r['qlake']['peak_rss_mb']:.0f} | "
+                     f"{r['duckdb']['seconds']} | {r['duckdb']['peak_rss_mb']:.0f} | {r['ratio']} | "
+                     f"{r['qlake']['seconds'] / first['qlake']['seconds']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    from qlake.config import settings
+    from qlake.spark import engine_description
+
+    sizes = [int(x) for x in os.environ.get("QLAKE_BENCH_ROWS", "550000,2000000").split(",") if x.strip()]
+    runs = []
+    for rows in sizes:
+        runs.append(one_size(rows, HERE / "out_scale_runs" / str(rows)))
+        print(json.dumps(runs[-1]), flush=True)
+    engine = engine_description(settings())
+    # Sizes measured by an earlier invocation (same engine) stay in the file, so sizes can be run one at a time.
+    path = HERE / "results_scale.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    if earlier.get("engine") == engine:
+        runs = sorted([r for r in earlier.get("runs", []) if r["rows"] not in sizes] + runs, key=lambda r: r["rows"])
+    payload = {"engine": engine, "measured_on": date.today().isoformat(), "machine": {"cpus": os.cpu_count()},
+               "rss_limit_mb": RSS_LIMIT_MB, "runs": runs}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    table = markdown(runs, engine)
+    (HERE / "results_scale.md").write_text(table + "\n")
+    print(table)
+    return 0 if all(r["qlake_within_4gib"] for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
