@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 
 # When this test session started (helpers is imported while the tests are collected, before any job runs).
 SESSION_STARTED_AT = time.time()
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (tests never use fixed ports)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 # Figures a suite publishes for the end-of-run summary (see conftest.pytest_terminal_summary).
 SUMMARY: dict[str, str] = {}

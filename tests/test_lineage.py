@@ -242,7 +242,7 @@ def test_openlineage_url_sends_the_events_over_http_and_a_down_endpoint_fails_no
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from conftest import free_port
+    from helpers import free_port
     from qlake import runlog
 
     received = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from helpers import free_port
 from helpers import SUMMARY
 
 REPO = Path(__file__).resolve().parents[1]
