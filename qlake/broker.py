@@ -149,6 +149,6 @@ def broker_problem(settings: Settings, timeout: float = 5.0) -> str | None:
         wait_for_kafka(settings, timeout=timeout)
         return None
     except ServiceError:
-        how = "start it with `qlake up`" if settings.manages_broker else "check QLAKE_KAFKA_BOOTSTRAP"
+        how = "start it with `qlake services up`" if settings.manages_broker else "check QLAKE_KAFKA_BOOTSTRAP"
         return (f"no Kafka broker reachable at {settings.bootstrap_servers} (no answer within {timeout:.0f}s): "
                 f"{how}, then re-run this notebook")

@@ -266,8 +266,8 @@ def producer_view(run) -> str:
         lines.append(progress_bar(share))
     lines.append(f"events {stats['events']:,} (with an unannounced field: {stats['extra_fields']:,}),"
                  f" malformed {stats['malformed']:,}")
-    lines += [f"  {name:<20} {n:>8,}" for name, n in stats["by_type"].items()]
-    lines += [f"  malformed {name:<10} {n:>8,}" for name, n in stats["by_malformed"].items() if n]
+    lines += [f"  {name:<26} {n:>8,}" for name, n in stats["by_type"].items()]
+    lines += [f"  {'malformed ' + name:<26} {n:>8,}" for name, n in stats["by_malformed"].items() if n]
     if stats["error"]:
         lines.append(f"error: {stats['error']}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ holds (end offsets minus the offsets before the run) and against :func:`streamin
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections import Counter
@@ -83,3 +84,53 @@ def test_no_reachable_broker_is_one_clear_line(kernel_specs):
     assert out.count(line) == 2  # the broker cell and "producer not started: ..."
     assert "nothing delivered: nothing for the stream to pick up" in out
     assert "Traceback" not in out and "Error" not in out
+
+
+def test_background_run_stops_cleanly_and_duration_bounds(harness):
+    """The API the notebook and `qlake produce` share: a stop mid-run loses nothing; a duration bound is exact."""
+    import time
+
+    from streaming.producer import ProducerOptions, ProducerRun, produce
+
+    before = harness.end_offsets()
+    run = ProducerRun(harness.settings, ProducerOptions(rate=200, seed=5)).start()  # unbounded
+    time.sleep(1.0)
+    assert run.running and run.progress() is None
+    stats = run.stop()
+    assert not run.running and stats["done"] and stats["error"] is None
+    after = harness.end_offsets()
+    assert stats["delivered"] == stats["sent"] == sum(after[p] - before.get(p, 0) for p in after)
+    assert 100 <= stats["sent"] <= 260  # ~1 s at 200 ev/s on a busy machine
+    assert {p: o["messages"] for p, o in stats["offsets"].items()} == {
+        p: after[p] - before.get(p, 0) for p in after if after[p] > before.get(p, 0)}
+
+    timed = produce(harness.settings, duration=0.5, rate=100, seed=6, progress=False)
+    assert timed["sent"] == timed["delivered"] == 50  # due times 0.00 .. 0.49 s
+    assert sum(timed["by_type"].values()) == timed["events"] == 50
+
+    cli = harness.cli("produce", "--duration", "0.3", "--rate", "100", "--seed", "7", "--quiet")
+    assert cli.returncode == 0, cli.stderr
+    printed = json.loads(cli.stdout)
+    assert printed["sent"] == printed["delivered"] == 30 and printed["failed"] == 0
+
+
+def test_running_stream_picks_the_run_up(harness, kernel_specs):
+    """With `qlake stream` running, the notebook waits for it and reports this run's rows per table."""
+    import time
+
+    from streaming.job import running_pid
+
+    stream = harness.start_stream("--trigger-interval", "1 second")
+    try:
+        deadline = time.monotonic() + 60
+        while running_pid(harness.settings) is None and time.monotonic() < deadline:
+            assert stream.poll() is None, stream.stdout.read()[-3000:]
+            time.sleep(0.2)
+        book = run_notebook(NAME, kernel_specs, **params(SEED=21, STREAM_WAIT_SECONDS=150))
+    finally:
+        harness.stop(stream)
+    out = text(book)
+    malformed = sum(not m.is_event for m in generate(300, seed=21, extra_field_ratio=0.1, malformed_ratio=0.05))
+    assert (f"the stream picked up all 300 messages: {300 - malformed:,} events in silver.app_events, "
+            f"{malformed:,} in bronze.app_events_rejected (sent {300 - malformed:,} events, {malformed:,} malformed)"
+            in out), out
