@@ -11,6 +11,9 @@ exactly, and adds what load and robustness tests need:
 - ``malformed_ratio``: share of messages that are not valid events (garbage, truncated JSON, arrays, scalars,
   missing common fields, unparseable timestamps).
 
+:class:`ProducerRun` is the one send loop: ``qlake produce`` (:func:`produce`) runs it in the foreground,
+notebooks/app_event_producer.ipynb in a background thread (start / stats / stop), bounded by count or duration.
+
 Keys are the customerId (so one customer's events stay ordered within a partition); acks=all with the idempotent
 producer, so client retries never write a message twice.
 """

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 from collections import Counter
 
-import pytest
-
 from helpers import drop_tables
-from streaming.producer import generate
+from streaming.job import running_pid
+from streaming.producer import ProducerOptions, ProducerRun, generate, produce
 from test_notebooks import WRITES, kernel_specs, nbformat, NOTEBOOKS, run_notebook, text  # noqa: F401 - fixture
 
 NAME = "app_event_producer"
@@ -88,10 +88,6 @@ def test_no_reachable_broker_is_one_clear_line(kernel_specs):
 
 def test_background_run_stops_cleanly_and_duration_bounds(harness):
     """The API the notebook and `qlake produce` share: a stop mid-run loses nothing; a duration bound is exact."""
-    import time
-
-    from streaming.producer import ProducerOptions, ProducerRun, produce
-
     before = harness.end_offsets()
     run = ProducerRun(harness.settings, ProducerOptions(rate=200, seed=5)).start()  # unbounded
     time.sleep(1.0)
@@ -116,10 +112,6 @@ def test_background_run_stops_cleanly_and_duration_bounds(harness):
 
 def test_running_stream_picks_the_run_up(harness, kernel_specs):
     """With `qlake stream` running, the notebook waits for it and reports this run's rows per table."""
-    import time
-
-    from streaming.job import running_pid
-
     stream = harness.start_stream("--trigger-interval", "1 second")
     try:
         deadline = time.monotonic() + 60
