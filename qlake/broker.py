@@ -140,3 +140,15 @@ def ensure_broker(settings: Settings) -> None:
         service = Broker(settings)
         if not service.running():
             print(service.up(), file=sys.stderr)
+
+
+def broker_problem(settings: Settings, timeout: float = 5.0) -> str | None:
+    """None when a Kafka client gets an answer from ``settings.bootstrap_servers`` within ``timeout`` seconds;
+    otherwise one line saying which broker is unreachable and how to get one (no traceback: notebooks print it)."""
+    try:
+        wait_for_kafka(settings, timeout=timeout)
+        return None
+    except ServiceError:
+        how = "start it with `qlake services up`" if settings.manages_broker else "check QLAKE_KAFKA_BOOTSTRAP"
+        return (f"no Kafka broker reachable at {settings.bootstrap_servers} (no answer within {timeout:.0f}s): "
+                f"{how}, then re-run this notebook")

@@ -7,6 +7,7 @@ streaming ones) are reported as absent instead of failing: see :func:`existing_t
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Iterable
 
@@ -18,6 +19,8 @@ DQ_RESULTS = "ops.dq_results"
 ROW_ACCOUNTING = "ops.row_accounting"
 TOP_PRODUCTS = "gold.mkt_top_products"
 
+BRONZE_EVENTS = "bronze.app_events"
+REJECTED_EVENTS = "bronze.app_events_rejected"
 STREAM_EVENTS = "silver.app_events"
 STREAM_FUNNEL = "gold.stream_funnel_1m"
 STREAM_REVENUE = "gold.stream_revenue_by_payment_1m"
@@ -30,7 +33,17 @@ _STREAM_TIME = {STREAM_EVENTS: "event_time", STREAM_FUNNEL: "window_start", STRE
                 STREAM_TOP_PRODUCTS: "window_start"}
 
 
-# ---- generic --------------------------------------------------------------------------------------------------
+# ---- parameters ----------------------------------------------------------------------------------------------
+def param(name: str, default, kind=float):
+    """Notebook parameter ``name`` from the environment variable ``QLAKE_NB_<NAME>`` (empty or ``none``: None),
+    else ``default``: headless runs (tests, schedulers) set them without editing the notebook."""
+    value = os.environ.get(f"QLAKE_NB_{name.upper()}")
+    if value is None:
+        return default
+    return None if value.strip().lower() in ("", "none") else kind(value)
+
+
+# ---- generic -------------------------------------------------------------------------------------------------
 def table_exists(spark: SparkSession, name: str) -> bool:
     """Is ``database.table`` registered in the metastore (False when the database itself is missing)."""
     try:
@@ -238,3 +251,61 @@ def stream_top_products(spark: SparkSession, top: int = 10, dimension: str = "pr
                 F.col("revenue").cast("double").alias("revenue"))
         .toPandas()
     )
+
+
+# ---- producer (notebooks/app_event_producer.ipynb) ----------------------------------------------------------
+def progress_bar(share: float, width: int = 40) -> str:
+    filled = round(max(0.0, min(1.0, share)) * width)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%}"
+
+
+def producer_view(run) -> str:
+    """The live text view of a :class:`streaming.producer.ProducerRun`: totals, rates, a progress bar for a
+    bounded run, messages per event type and per malformed kind."""
+    stats = run.stats()
+    share = run.progress(stats)
+    state = "running" if stats["running"] else ("failed" if stats["error"] else "stopped")
+    bound = " / ".join(b for b in (f"{stats['count']:,} messages" if stats["count"] else "",
+                                   f"{stats['duration']:g}s" if stats["duration"] else "") if b) or "until stopped"
+    current = f", now {stats['current_rate']:,.0f}/s" if stats["current_rate"] is not None else ""
+    lines = [
+        f"producer {state} -> topic {stats['topic']} ({bound})",
+        f"sent {stats['sent']:,} in {stats['seconds']:.1f}s ({stats['rate'] or 0:,.0f} ev/s{current}),"
+        f" delivered {stats['delivered']:,}, failed {stats['failed']:,}",
+    ]
+    if share is not None:
+        lines.append(progress_bar(share))
+    lines.append(f"events {stats['events']:,} (with an unannounced field: {stats['extra_fields']:,}),"
+                 f" malformed {stats['malformed']:,}")
+    lines += [f"  {name:<26} {n:>8,}" for name, n in stats["by_type"].items()]
+    lines += [f"  {'malformed ' + name:<26} {n:>8,}" for name, n in stats["by_malformed"].items() if n]
+    if stats["error"]:
+        lines.append(f"error: {stats['error']}")
+    return "\n".join(lines)
+
+
+def offsets_summary(stats: dict) -> str:
+    """What the broker acknowledged, per partition: the offsets range this run wrote and its message count."""
+    lines = [f"delivered {stats['delivered']:,} of {stats['sent']:,} messages to {stats['topic']}"]
+    lines += [f"partition {p}: offsets {o['first']}-{o['last']} ({o['messages']:,} messages)"
+              for p, o in stats["offsets"].items()]
+    return "\n".join(lines)
+
+
+def stream_counts(spark: SparkSession, topic: str, offsets: dict) -> pd.DataFrame:
+    """Rows of the app events tables within a producer run's offsets (``{partition: {first, last}}``): table,
+    present, rows. Bronze holds every record, the rejected table the malformed ones, silver the valid events."""
+    in_range = None
+    for partition, o in offsets.items():
+        one = (F.col("kafka_partition") == int(partition)) & F.col("kafka_offset").between(o["first"], o["last"])
+        in_range = one if in_range is None else in_range | one
+    rows = []
+    for name in (BRONZE_EVENTS, REJECTED_EVENTS, STREAM_EVENTS):
+        if in_range is None or not table_exists(spark, name):
+            rows.append({"table": name, "present": False, "rows": None})
+            continue
+        table = spark.table(name)
+        if "topic" in table.columns:  # silver keeps only the configured topic's events and has no topic column
+            table = table.where(F.col("topic") == topic)
+        rows.append({"table": name, "present": True, "rows": table.where(in_range).count()})
+    return pd.DataFrame(rows, columns=["table", "present", "rows"])

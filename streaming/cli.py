@@ -1,6 +1,6 @@
 """Click commands of the streaming pipeline, registered on the main ``qlake`` CLI:
 
-    qlake produce [--count N] [--rate R] [--seed S] [--start TS] [--extra-field-ratio P] [--malformed-ratio P]
+    qlake produce [--count N] [--duration S] [--rate R] [--seed S] [--start TS] [--extra-field-ratio P] [--malformed-ratio P]
     qlake stream [--available-now] [--max-offsets-per-trigger N] [--trigger-interval "1 second"] [--watermark ...]
     qlake stream status [--json]
     qlake report stream [--follow] [--interval S]
@@ -19,14 +19,16 @@ from qlake.config import settings as load_settings
 
 
 @click.command("produce")
-@click.option("--count", "-n", type=int, default=None, help="Messages to send (default: until Ctrl-C).")
+@click.option("--count", "-n", type=click.IntRange(min=0), default=None, help="Messages to send (default: until Ctrl-C).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds to send for (with --count: whichever comes first).")
 @click.option("--rate", type=float, default=None, help="Events per second (default: as fast as possible).")
 @click.option("--seed", type=int, default=None, help="Same seed, same messages (timestamps included).")
 @click.option("--start", default=None, help="First event time, YYYY-MM-DDTHH:MM:SS (default: now, or fixed if seeded).")
 @click.option("--extra-field-ratio", type=click.FloatRange(0, 1), default=0.0, help="Share of events with an unknown field.")
 @click.option("--malformed-ratio", type=click.FloatRange(0, 1), default=0.0, help="Share of malformed messages.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-def produce(count, rate, seed, start, extra_field_ratio, malformed_ratio, quiet):
+def produce(count, duration, rate, seed, start, extra_field_ratio, malformed_ratio, quiet):
     """Send synthetic app events to the Kafka topic."""
     from qlake.broker import ensure_broker
     from streaming.producer import produce as run_producer
@@ -34,7 +36,7 @@ def produce(count, rate, seed, start, extra_field_ratio, malformed_ratio, quiet)
     cfg = load_settings()
     ensure_broker(cfg)
     result = run_producer(
-        cfg, count=count, rate=rate, seed=seed, start=start, extra_field_ratio=extra_field_ratio,
+        cfg, count=count, duration=duration, rate=rate, seed=seed, start=start, extra_field_ratio=extra_field_ratio,
         malformed_ratio=malformed_ratio, progress=not quiet,
     )
     click.echo(json.dumps(result, indent=2))

@@ -66,8 +66,9 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def run_notebook(name: str, kernel_specs):
-    """Execute a copy of the notebook (the file on disk is not touched); any cell error fails the test."""
+def run_notebook(name: str, kernel_specs, **env: str):
+    """Execute a copy of the notebook (the file on disk is not touched); any cell error fails the test.
+    ``env``: extra kernel environment (notebook parameters, another broker...)."""
     from jupyter_client.manager import KernelManager
 
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -76,7 +77,7 @@ def run_notebook(name: str, kernel_specs):
         book, km=km, timeout=180, startup_timeout=120, allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    client.execute(env=kernel_env())
+    client.execute(env={**kernel_env(), **env})
     return book
 
 
