@@ -230,11 +230,15 @@ class Validator:
         if self._unpublished:
             self.context.build_data_docs(resource_identifiers=self._unpublished)
             self._unpublished = []
+            from qlake import dq_assets  # after every build: GX rewrites its pages with CDN links each time
+
+            dq_assets.localize_site(Path(self.docs_index).parent)
         return self.docs_index
 
-    def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None) -> list[RuleResult]:
-        """Validate ``df`` with the suite and store the result (:meth:`publish` renders it); return per-rule
-        results.
+    def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None,
+                 table: str | None = None) -> list[RuleResult]:
+        """Validate ``df`` (the batch of ``table``) with the suite and store the result (:meth:`publish` renders
+        it); return per-rule results.
 
         Validates the batch directly rather than through a ValidationDefinition/Checkpoint: those save the
         suite back to the expectations store, i.e. rewrite the repo's JSON files on every run (and a run killed
@@ -261,6 +265,11 @@ class Validator:
                                     expectation_parameters=_gx_params(params or {}))
         run_id = RunIdentifier(run_name=run_name, run_time=datetime.now())
         validation.meta["run_id"] = run_id
+        # GX's validation page reads the asset from the batch spec, which a dataframe batch leaves empty
+        # ("Data asset: None"); name the table so the page says what was checked.
+        batch_spec = dict(validation.meta.get("batch_spec") or {})
+        batch_spec["data_asset_name"] = table or suite_name
+        validation.meta["batch_spec"] = batch_spec
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
             run_id=run_id,
