@@ -67,16 +67,22 @@ def localize_page(html: str, to_root: str) -> str:
     return _CSS_URL.sub("none", _SRI.sub("", _ATTR.sub(local, html)))
 
 
-def localize_site(site: Path) -> int:
-    """Copy the vendored assets into ``site/static/vendor`` and rewrite the site's pages; return pages changed.
+def localize_site(site: Path, since: float | None = None) -> int:
+    """Copy the vendored assets into ``site/static/vendor`` and rewrite the site's pages (only those written at or
+    after ``since``, a time.time(): an hourly build rewrites a few pages of thousands); return pages changed.
     Idempotent: a page already rewritten is left as it is."""
     site = Path(site)
     if not site.is_dir():
         return 0
-    shutil.copytree(VENDOR, site / "static" / "vendor", dirs_exist_ok=True)
+    vendor = site / "static" / "vendor"
+    if since is None or not vendor.is_dir():
+        shutil.copytree(VENDOR, vendor, dirs_exist_ok=True)
     changed = 0
     pages = [p for p in site.rglob("*.html") if "static" not in p.relative_to(site).parts]
-    for page in pages + sorted((site / "static" / "styles").glob("*.css")):
+    pages += sorted((site / "static" / "styles").glob("*.css"))
+    for page in pages:
+        if since is not None and page.stat().st_mtime < since - 1:  # 1 s: coarse file-system clocks
+            continue
         text = page.read_text(encoding="utf-8")
         depth = len(page.relative_to(site).parts) - 1  # a stylesheet has no CDN link: its depth is unused
         new = localize_page(text, "../" * depth)
