@@ -439,6 +439,7 @@ def dq_report_cmd(run_id: str | None, fmt: str, last: int, open_browser: bool, s
         if not webbrowser.open(files.index.as_uri()):
             click.echo(f"no browser found here: open {files.index.as_uri()}")
     if serve:
+        spark.stop()  # serving static files needs no engine
         dq_report.serve(cfg, port, on_ready=click.echo)
 
 

@@ -45,6 +45,8 @@ GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 
 _ATTR = re.compile(r'''\b(src|href|action)=(["'])(https?://[^"']*)\2''', re.IGNORECASE)
 _CSS_URL = re.compile(r"""url\(\s*(["']?)https?://[^)]*\)""", re.IGNORECASE)  # the dark-mode logo
+# GX's validation pages point their favicon one folder too high; every static/ reference is made from the root.
+_STATIC = re.compile(r'''\b((?:src|href)=["'])(?:\.\./)*static/''')
 _SRI = re.compile(r'''\s+(integrity|crossorigin)=(["'])[^"']*\2''', re.IGNORECASE)
 # A URL the browser would fetch: an attribute or a CSS url(), not text, an xmlns or a data: URI.
 REMOTE_REFERENCE = re.compile(
@@ -64,6 +66,7 @@ def localize_page(html: str, to_root: str) -> str:
             image = url[len(GX_IMAGES):].split("?", 1)[0]  # drop the tracking query string
             return f"{attr}={quote}{to_root}static/images/{image}{quote}"
         return ""  # a link to the web (GX docs, newsletter): the text stays, the page fetches nothing
+    html = _STATIC.sub(lambda m: f"{m.group(1)}{to_root}static/", html)
     return _CSS_URL.sub("none", _SRI.sub("", _ATTR.sub(local, html)))
 
 

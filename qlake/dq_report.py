@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,13 +173,18 @@ def build(spark: SparkSession, cfg: Settings, last: int = DEFAULT_LAST_RUNS) -> 
 
 def serve(cfg: Settings, port: int, on_ready=print) -> None:
     """Serve ``$QLAKE_HOME/dq`` (the report and Data Docs) on 127.0.0.1:``port`` until Ctrl-C."""
+    # The embedded engine's runtime may have taken SIGINT for itself: give Ctrl-C (and a scheduler's SIGTERM)
+    # back to Python so they end serve_forever.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     handler = functools.partial(_QuietHandler, directory=str(cfg.dq_dir))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        server.block_on_close = False  # a browser's idle keep-alive connection must not hold up the stop
         on_ready(f"serving http://127.0.0.1:{server.server_address[1]}/report/index.html (Ctrl-C stops)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            pass
+            on_ready("stopped")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -194,5 +194,11 @@ def test_dq_report_serve(lake, cfg, chromium):
         assert "Showing 1 to 4 of 4 rows" in dom
     finally:
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        try:
+            rest, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest, _ = proc.communicate()
+            pytest.fail("dq report --serve did not stop on Ctrl-C: " + "".join(lines) + rest)
     assert proc.returncode == 0, "".join(lines) + rest
+    assert "stopped" in rest, rest
