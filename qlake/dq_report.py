@@ -72,7 +72,7 @@ def trend_figure(trend: pd.DataFrame, last: int = DEFAULT_LAST_RUNS):
         ax.text(0.5, 0.5, f"no rule failed a row in the last {len(runs)} run(s)", ha="center", va="center")
         ax.set_axis_off()
     else:
-        labels = [run[-22:] for run in frame.index]
+        labels = [_run_label(run) for run in frame.index]
         for rule in frame.columns:
             ax.plot(range(len(frame)), frame[rule].to_numpy(), marker="o", label=rule)
         ax.set_xticks(range(len(frame)), labels, rotation=30, ha="right", fontsize="small")
@@ -161,7 +161,7 @@ def build(spark: SparkSession, cfg: Settings, last: int = DEFAULT_LAST_RUNS) -> 
         runs=len({r["run_id"] for r in rows}),
         last=last,
         chart=chart.name,
-        trend_runs=[run[-22:] for run in table.index],
+        trend_runs=[_run_label(run) for run in table.index],
         trend_rules=[(rule, [int(v) for v in table[rule]]) for rule in table.columns],
         docs_index=os.path.relpath(docs_index, out_dir) if docs_index.exists() else None,
         home=cfg.home,
@@ -190,3 +190,8 @@ def serve(cfg: Settings, port: int, on_ready=print) -> None:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         pass
+
+
+def _run_label(run_id: str) -> str:
+    """``silver-20261202T234454Z-f886bb`` -> ``20261202T234454Z-f886bb``: the job name is the same on every run."""
+    return run_id.split("-", 1)[-1]
