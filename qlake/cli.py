@@ -507,11 +507,15 @@ def dq_group() -> None:
 @dq_group.command("report")
 @click.option("--run", "run_id", help="a silver run id (default: the latest run)")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def dq_report_cmd(run_id: str | None, fmt: str) -> None:
-    """Per-rule counts of a run and the path of its Data Docs HTML."""
+@click.option("--last", default=20, show_default=True, help="runs in the per-rule trend chart")
+@click.option("--open", "open_browser", is_flag=True, help="open the HTML report in a browser")
+@click.option("--serve", is_flag=True, help="serve the report and Data Docs on 127.0.0.1 until Ctrl-C")
+@click.option("--port", default=8790, show_default=True, help="port for --serve (0: any free port)")
+def dq_report_cmd(run_id: str | None, fmt: str, last: int, open_browser: bool, serve: bool, port: int) -> None:
+    """Per-rule counts of a run; writes the HTML report (every run, trend chart) beside Data Docs."""
     from pyspark.sql import functions as F
 
-    from qlake import catalog, ops, spark
+    from qlake import catalog, dq_report, ops, spark
 
     cfg = settings()
     session = spark.session(cfg)
@@ -533,9 +537,19 @@ def dq_report_cmd(run_id: str | None, fmt: str) -> None:
     print_rows(["table", "rule", "action", "evaluated", "failed", "ok", "examples"],
                [[r["table_name"], r["rule"], r["action"], r["evaluated"], r["failed"],
                  "yes" if r["success"] else "NO", r["examples"]] for r in rows], fmt, title=f"DQ run {run_id}")
+    files = dq_report.build(session, cfg, last=last)
     if fmt == "table":
-        docs = Path(cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site", "index.html")
-        click.echo(f"Data Docs: {docs}")
+        click.echo(f"Data Docs: {dq_report.docs_site(cfg) / 'index.html'}")
+        click.echo(f"DQ report: {files.index} ({files.runs} runs)")
+        click.echo(f"DQ trend chart: {files.trend_chart}")
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(files.index.as_uri()):
+            click.echo(f"no browser found here: open {files.index.as_uri()}")
+    if serve:
+        spark.stop()  # serving static files needs no engine
+        dq_report.serve(cfg, port, on_ready=click.echo)
 
 
 @main.group("report")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import reduce
@@ -25,6 +26,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from qlake import dq_assets
 from qlake.config import Settings
 
 ACTIONS = ("warn", "quarantine", "fail")
@@ -228,13 +230,17 @@ class Validator:
         index path. Once per run: GX compiles its page templates on every build (~0.4 s), and rendering only the
         new results keeps the cost flat however many hourly results the store holds."""
         if self._unpublished:
+            started = time.time()
             self.context.build_data_docs(resource_identifiers=self._unpublished)
             self._unpublished = []
+            # after every build: GX writes its CDN links into the pages it (re)wrote each time
+            dq_assets.localize_site(Path(self.docs_index).parent, since=started)
         return self.docs_index
 
-    def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None) -> list[RuleResult]:
-        """Validate ``df`` with the suite and store the result (:meth:`publish` renders it); return per-rule
-        results.
+    def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None,
+                 table: str | None = None) -> list[RuleResult]:
+        """Validate ``df`` (the batch of ``table``) with the suite and store the result (:meth:`publish` renders
+        it); return per-rule results.
 
         Validates the batch directly rather than through a ValidationDefinition/Checkpoint: those save the
         suite back to the expectations store, i.e. rewrite the repo's JSON files on every run (and a run killed
@@ -261,6 +267,11 @@ class Validator:
                                     expectation_parameters=_gx_params(params or {}))
         run_id = RunIdentifier(run_name=run_name, run_time=datetime.now())
         validation.meta["run_id"] = run_id
+        # GX's validation page reads the asset from the batch spec, which a dataframe batch leaves empty
+        # ("Data asset: None"); name the table so the page says what was checked.
+        batch_spec = dict(validation.meta.get("batch_spec") or {})
+        batch_spec["data_asset_name"] = table or suite_name
+        validation.meta["batch_spec"] = batch_spec
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
             run_id=run_id,

@@ -140,7 +140,7 @@ def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) ->
 
 def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> None:
     """Run the table's GX suite on the flagged batch: record per-rule results, stop on a broken ``fail`` rule."""
-    results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params)
+    results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")
     ctx.dq_results.extend((table, r) for r in results)
     raise_for_failures(table, results)
 

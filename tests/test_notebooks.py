@@ -127,6 +127,7 @@ def test_data_quality(lake, kernel_specs):
     assert "1 silver run(s)" in out
     assert "every run balanced" in out
     assert "online_city_known" in out  # the sample's one failing warn rule (2 online rows without a city)
+    assert "trend over the last 1 run(s): 1 rule(s) failed rows: sales_transactions.online_city_known" in out
     assert images(book) >= 2
 
 
