@@ -25,6 +25,7 @@ COPY bronze ./bronze
 COPY silver ./silver
 COPY gold ./gold
 COPY streaming ./streaming
+COPY jobs ./jobs
 COPY expectations ./expectations
 RUN pip install /opt/qlake
 

@@ -123,7 +123,7 @@ def test_hourly_event_names_files_tables_versions_rows_and_dq(built, cfg):
         ("silver.sales_transactions", "customer_id"), ("gold.dim_customer", "customer_key")]
     assert outputs["bronze.sales_transactions"]["outputFacets"]["outputStatistics"]["rowCount"] == 1500
     assertions = outputs["silver.sales_transactions"]["facets"]["dataQualityAssertions"]["assertions"]
-    assert len(assertions) == 26 and all(a["success"] for a in assertions)
+    assert len(assertions) == 27 and all(a["success"] for a in assertions)
     # The first hour's delivery breaks one warn rule twice: the facet says so.
     first = {d["name"]: d for d in _completed(built, "hourly")[0]["outputs"]}
     broken = [(a["name"], a["success"], a["actual"], a["severity"])
