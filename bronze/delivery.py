@@ -158,9 +158,11 @@ def _entry_kind(mode: int) -> str | None:
 
 def wait_until_settled(entries: list[Path], settle_seconds: float) -> dict[Path, Signature | None]:
     """``lstat`` every entry, wait ``settle_seconds`` once, ``lstat`` again: an entry whose size or time changed
-    is still being written (None). One wait per run, however many files."""
+    is still being written (None). One wait per run, however many files, and none when every file was last
+    modified longer ago than the window (the usual hour: files delivered minutes before the run)."""
     first = {p: _lstat(p) for p in entries}
-    if settle_seconds > 0 and any(s and stat.S_ISREG(s.mode) for s in first.values()):
+    recent = time.time_ns() - int(settle_seconds * 1e9)
+    if settle_seconds > 0 and any(s and stat.S_ISREG(s.mode) and s.mtime_ns >= recent for s in first.values()):
         time.sleep(settle_seconds)
     settled: dict[Path, Signature | None] = {}
     for path, before in first.items():

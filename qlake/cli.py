@@ -8,7 +8,6 @@ import sys
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import click
 from rich.console import Console

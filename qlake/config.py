@@ -24,20 +24,20 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default, parse):
     raw = _env(name, str(default))
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not an integer port/number") from exc
+        raise ValueError(f"{name}={raw!r} is not a {'whole ' if parse is int else ''}number") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int)
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not a number") from exc
+    return _env_number(name, default, float)
 
 
 def _is_uri(path: str) -> bool:

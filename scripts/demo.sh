@@ -40,5 +40,5 @@ echo "== SQL"
 $Q sql "select count(*) as sales, sum(total_paid_price_after_discount) as revenue from gold.fact_sales"
 $Q sql "select table_name, rows_in, inserted, duplicates, quarantined from ops.row_accounting order by recorded_at"
 $Q sql "select count(*) as app_events from bronze.app_events"
-$Q status
+$Q status || [ $? -eq 2 ]  # 2: a table is past its update interval (shown above); the demo goes on
 echo "== done: tables are in the Hive metastore; try: $Q sql 'show tables in gold'"

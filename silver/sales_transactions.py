@@ -89,7 +89,10 @@ def staged(bronze: DataFrame) -> DataFrame:
         units.alias("units"),
         unit_price.alias("unit_price"),
         # Decimals as delivered (trailing zeros aside): the suite quarantines a price the DECIMAL(12,2) would round.
-        F.length(F.regexp_extract(F.trim(F.col("unit_price")), r"\.(\d*?)0*$", 1)).alias("unit_price_decimals"),
+        # Exponent notation (7.9999e1) cannot be checked that way: it counts as too many decimals.
+        F.when(F.trim(F.col("unit_price")).rlike("[eE]"), F.lit(99))
+        .otherwise(F.length(F.regexp_extract(F.trim(F.col("unit_price")), r"\.(\d*?)0*$", 1)))
+        .alias("unit_price_decimals"),
         total_price.alias("total_price"),
         total_paid.alias("total_paid_price_after_discount"),
         cleaning.parse_yes_no(F.col("is_online")).alias("is_online"),

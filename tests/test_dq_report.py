@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from helpers import free_port
 from helpers import reset_lake
 
 CHROMIUM = "/usr/bin/chromium"

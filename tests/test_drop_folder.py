@@ -207,12 +207,13 @@ def test_a_price_with_more_decimals_than_the_column_is_quarantined(spark, cfg, t
     (drop / "branches_m.csv").write_text(BRANCHES, newline="")
     (drop / "sales_transactions_m.csv").write_text(
         tx_file(tx_row("trx-200000000001", "79.999"), tx_row("trx-200000000002", "79.990"),
-                tx_row("trx-200000000003", "80")), newline="")
+                tx_row("trx-200000000003", "80"), tx_row("trx-200000000004", "7.9999e1")), newline="")
     ingest.ingest(spark, cfg, [drop])
     job.run(spark, cfg)
     kept = {r[0]: str(r[1]) for r in spark.sql("select transaction_id, unit_price from silver.sales_transactions")
             .collect()}
     assert kept == {"trx-200000000002": "79.99", "trx-200000000003": "80.00"}
     rows = spark.sql("select raw_row, failed_rules from silver.quarantine_sales_transactions").collect()
-    assert [(json.loads(r["raw_row"])["unit_price"], list(r["failed_rules"])) for r in rows] == [
+    assert sorted((json.loads(r["raw_row"])["unit_price"], list(r["failed_rules"])) for r in rows) == [
+        ("7.9999e1", ["unit_price_parses", "unit_price_at_most_2_decimals"]),
         ("79.999", ["unit_price_at_most_2_decimals"])]
