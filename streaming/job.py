@@ -1,6 +1,6 @@
 """The app events streaming job: ``qlake_kafka`` -> parse -> watermark -> ``foreachBatch`` into Delta.
 
-Process model (measured, see docs/verified-setup.md): a process that opened a Spark Connect session cannot build a
+Process model (measured on this stack): a process that opened a Spark Connect session cannot build a
 classic one. So ``qlake stream`` first registers the tables in the metastore from a short child process (Sail,
 ``CREATE TABLE IF NOT EXISTS ... USING delta LOCATION``), then runs the classic engine (``local[2]``) in its own
 process. Writes go through ``deltalake`` with app transactions (see ``delta_io``): exactly once per table, even
