@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import os
 import re
@@ -195,6 +196,33 @@ def opened(path: Path, expected: Signature):
             raise NotReady("changed while it was read")
     finally:
         os.close(fd)
+
+
+def unread_marker(source_path: str, signature: Signature) -> str:
+    """The manifest's "content hash" of an entry rejected unread: its path and inode, never its content."""
+    return hashlib.sha256(f"unread:{source_path}:{signature.inode}:{signature.mtime_ns}".encode()).hexdigest()
+
+
+def manifest_key(path: Path, max_file_bytes: int) -> tuple[str, str] | None:
+    """The (source path, content hash) under which the manifests would hold this delivery entry, read with the
+    same care as ``bronze.ingest.Ingestor.ingest_file``; None for an entry that would be left for the next
+    run."""
+    source_path = os.path.abspath(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if temporary_name(path.name):
+        return None
+    signature = Signature.of(st)
+    try:
+        check_entry(path, st, max_file_bytes)
+        with opened(path, signature) as readable:
+            return source_path, storage.sha256_file(readable)
+    except RejectedFile:
+        return source_path, unread_marker(source_path, signature)
+    except NotReady:
+        return None
 
 
 def classify(file_name: str) -> RawFileKind:

@@ -14,7 +14,6 @@ already in the table, so the manifest is completed without appending again. Reje
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -29,19 +28,19 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from bronze import ingested_files, rejected_files
-from bronze.delivery import (  # noqa: F401 - discover/delivery_groups are this module's API for the jobs too
+from bronze.delivery import (
     FILE_KINDS,
     NotReady,
     RejectedFile,
     Signature,
     check_entry,
     classify,
-    delivery_groups,
     discover,
     incomplete_groups,
     inspect_bytes,
     opened,
     temporary_name,
+    unread_marker,
     wait_until_settled,
 )
 from bronze.raw_files import RawFileKind
@@ -330,31 +329,6 @@ class Ingestor:
         catalog.append(self.spark, self.spark.createDataFrame([row], schema), rejected_files.TABLE, self.cfg)
         self.seen.add((source_path, sha))
         return FileOutcome(source_path, "rejected", reason=reason, sha256=sha)
-
-
-def unread_marker(source_path: str, signature: Signature) -> str:
-    """The manifest's "content hash" of an entry rejected unread: its path and inode, never its content."""
-    return hashlib.sha256(f"unread:{source_path}:{signature.inode}:{signature.mtime_ns}".encode()).hexdigest()
-
-
-def manifest_key(cfg: Settings, path: Path) -> tuple[str, str] | None:
-    """The (source path, content hash) under which the manifests would hold this delivery entry, read with the
-    same care as :meth:`Ingestor.ingest_file`; None for an entry that would be left for the next run."""
-    source_path = os.path.abspath(path)
-    try:
-        signature = Signature.of(os.lstat(path))
-    except FileNotFoundError:
-        return None
-    if temporary_name(path.name):
-        return None
-    try:
-        check_entry(path, os.lstat(path), cfg.max_file_bytes)
-        with opened(path, signature) as readable:
-            return source_path, storage.sha256_file(readable)
-    except RejectedFile:
-        return source_path, unread_marker(source_path, signature)
-    except NotReady:
-        return None
 
 
 def _engine_message(exc: Exception) -> str:

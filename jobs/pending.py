@@ -19,7 +19,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from bronze import branches as bronze_branches
-from bronze import ingest as bronze_ingest
+from bronze import delivery
 from bronze import ingested_files, rejected_files
 from bronze import sales_agents as bronze_agents
 from bronze import sales_transactions as bronze_transactions
@@ -80,8 +80,8 @@ def _undelivered(cfg: Settings, incoming: str) -> str | None:
     for spec in (ingested_files.TABLE, rejected_files.TABLE):
         table = DeltaTable(spec.location(cfg)).to_pyarrow_table(columns=["source_path", "sha256"])
         seen |= set(zip(table.column("source_path").to_pylist(), table.column("sha256").to_pylist()))
-    for path in bronze_ingest.discover([incoming]):
-        key = bronze_ingest.manifest_key(cfg, path)
+    for path in delivery.discover([incoming]):
+        key = delivery.manifest_key(path, cfg.max_file_bytes)
         if key is not None and key not in seen:
             return str(path)
     return None

@@ -252,9 +252,9 @@ def hourly(session, cfg, incoming: str | None) -> int:
     group in delivery order, in this one session and one logged run: the same tables as one run per group.
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
-    from bronze import ingest as bronze_ingest
+    from bronze import delivery
 
-    groups = (bronze_ingest.delivery_groups(incoming) if incoming else []) or [None]
+    groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
     from qlake import catalog, runlog
     from silver import job as silver_job
 
