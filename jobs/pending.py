@@ -61,10 +61,7 @@ def record_if_idle(cfg: Settings, incoming: str | None) -> str | None:
     with runlog.job_lock(cfg, "hourly") as acquired:
         if not acquired or work_pending(cfg, incoming) is not None:
             return None
-        now = ops.utcnow()
-        row = {"run_id": ops.new_run_id("hourly"), "job": "hourly", "started_at": now, "ended_at": ops.utcnow(),
-               "status": "succeeded", "rows_in": 0, "rows_out": 0, "rows_quarantined": 0,
-               "delta_versions": "{}", "error": None}
+        row = runlog.row(runlog.RunRecord(ops.new_run_id("hourly"), "hourly", ops.utcnow()), ops.utcnow())
         location = runlog.JOB_RUNS.location(cfg)
         try:
             schema = pa.schema(DeltaTable(location).schema().to_arrow())

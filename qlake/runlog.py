@@ -64,15 +64,19 @@ def table_versions(spark: SparkSession, cfg: Settings) -> dict[str, int]:
     return versions
 
 
-def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datetime | None,
-          versions: dict | None = None) -> None:
-    row = {
+def row(record: RunRecord, ended_at: datetime | None, versions: dict | None = None) -> dict:
+    """The ``ops.job_runs`` row of a run (written by the engine here, or through deltalake by an idle hour)."""
+    return {
         "run_id": record.run_id, "job": record.job, "started_at": record.started_at, "ended_at": ended_at,
         "status": record.status, "rows_in": record.rows_in, "rows_out": record.rows_out,
         "rows_quarantined": record.rows_quarantined,
         "delta_versions": json.dumps(versions or {}, sort_keys=True), "error": record.error,
     }
-    catalog.append(spark, spark.createDataFrame([row], SCHEMA), JOB_RUNS, cfg)
+
+
+def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datetime | None,
+          versions: dict | None = None) -> None:
+    catalog.append(spark, spark.createDataFrame([row(record, ended_at, versions)], SCHEMA), JOB_RUNS, cfg)
 
 
 @contextmanager
