@@ -23,7 +23,7 @@ from bronze import delivery
 from bronze import ingested_files, rejected_files
 from bronze import sales_agents as bronze_agents
 from bronze import sales_transactions as bronze_transactions
-from qlake import ops, runlog
+from qlake import ops, runlog, storage
 from qlake.config import Settings
 from silver import branches, customers, products, sales_agents, sales_transactions
 
@@ -75,7 +75,7 @@ def _undelivered(cfg: Settings, incoming: str) -> str | None:
     """The first delivered file whose path + content hash neither manifest holds."""
     seen: set[tuple[str, str]] = set()
     for spec in (ingested_files.TABLE, rejected_files.TABLE):
-        table = DeltaTable(spec.location(cfg)).to_pyarrow_table(columns=["source_path", "sha256"])
+        table = storage.read_delta(spec.location(cfg), columns=["source_path", "sha256"])
         seen |= set(zip(table.column("source_path").to_pylist(), table.column("sha256").to_pylist()))
     for path in delivery.discover([incoming]):
         key = delivery.manifest_key(path, cfg.max_file_bytes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qlake import catalog
+from qlake import catalog, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 
@@ -93,10 +93,10 @@ def _read(cfg: Settings, name: str, column: str, value, columns: list[str] | Non
 
     database, table = name.split(".")
     try:
-        dataset = DeltaTable(cfg.table_location(database, table)).to_pyarrow_dataset()
+        delta = DeltaTable(cfg.table_location(database, table))
     except TableNotFoundError:
         raise LineageError(f"{name} has no data yet: run the pipeline first") from None
-    return dataset.to_table(filter=ds.field(column) == value, columns=columns).to_pylist()
+    return storage.read_delta(delta, filter=ds.field(column) == value, columns=columns).to_pylist()
 
 
 def origin(cfg: Settings, table: str, key: str, key_column: str | None = None) -> RowOrigin:

@@ -36,7 +36,7 @@ from openlineage.client.generated.output_statistics_output_dataset import Output
 from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from qlake import catalog
+from qlake import catalog, storage
 from qlake.config import Settings
 
 log = logging.getLogger("qlake.lineage")
@@ -230,10 +230,10 @@ def _rows_of_run(location: str, facts: RunFacts, time_column: str) -> list[dict]
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        dataset = DeltaTable(location).to_pyarrow_dataset()
+        delta = DeltaTable(location)
     except TableNotFoundError:
         return []
-    when = dataset.schema.field(time_column).type
+    when = delta.to_pyarrow_dataset().schema.field(time_column).type
     tz = getattr(when, "tz", None)
 
     def bound(moment: datetime):
@@ -241,7 +241,7 @@ def _rows_of_run(location: str, facts: RunFacts, time_column: str) -> list[dict]
 
     # Pushed into the scan: only the files whose statistics overlap the run are read.
     during = (ds.field(time_column) >= bound(facts.started_at)) & (ds.field(time_column) <= bound(facts.ended_at))
-    return dataset.to_table(filter=during).to_pylist()
+    return storage.read_delta(delta, filter=during).to_pylist()
 
 
 def _rows_written(cfg: Settings, facts: RunFacts) -> dict[str, int]:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from qlake import catalog, lineage_events, ops
+from qlake import catalog, lineage_events, ops, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 from qlake.profile import phase
@@ -161,7 +161,7 @@ def last_runs(cfg: Settings, job: str | None = None) -> list[dict]:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        rows = DeltaTable(JOB_RUNS.location(cfg)).to_pyarrow_table().to_pylist()
+        rows = storage.read_delta(JOB_RUNS.location(cfg)).to_pylist()
     except TableNotFoundError:
         return []
     if job:

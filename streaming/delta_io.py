@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
+from qlake import storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 
@@ -123,7 +124,7 @@ def read_rows(settings: Settings, spec: TableSpec, column: str, values: list) ->
     if not values:
         return schema.empty_table()
     wanted = pa.array(values, type=schema.field(column).type)
-    found = table.to_pyarrow_dataset().to_table(filter=ds.field(column).isin(wanted))
+    found = storage.read_delta(table, filter=ds.field(column).isin(wanted))
     return conform_arrow(found, spec) if found.num_rows else schema.empty_table()
 
 

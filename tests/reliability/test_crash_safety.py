@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from helpers import reset_lake
+from qlake.storage import read_delta
 
 BIN = Path(sys.executable).parent
 KILLS = int(os.environ.get("QLAKE_CRASH_KILLS", "10"))
@@ -38,9 +39,7 @@ def _free_port() -> int:
 
 
 def _table(location: str):
-    from deltalake import DeltaTable
-
-    df = DeltaTable(location).to_pandas()
+    df = read_delta(location).to_pandas()
     if location.rstrip("/").endswith("fact_sales"):
         gold = Path(location).parent
         dims = {
@@ -49,7 +48,7 @@ def _table(location: str):
             "sales_agent_key": ("dim_sales_agent", ["sales_agent_id", "sales_agent_name"]),
         }
         for key, (dim, natural) in dims.items():
-            lookup = DeltaTable(str(gold / dim)).to_pandas()[[key, *natural]]
+            lookup = read_delta(str(gold / dim)).to_pandas()[[key, *natural]]
             df = df.merge(lookup, on=key, how="left", validate="many_to_one")
     keep = sorted(c for c in df.columns if c not in VOLATILE)
     return df[keep].sort_values(keep).reset_index(drop=True)
@@ -160,21 +159,17 @@ def test_b2b_files_byte_identical(crashed, reference):
 
 
 def test_every_delta_table_readable(crashed):
-    from deltalake import DeltaTable
-
     home, _, _ = crashed
     tables = [p.parent for p in Path(home, "tables").glob("*/*/_delta_log")]
     assert len(tables) > 15
     for location in tables:
-        DeltaTable(str(location)).to_pyarrow_table()
+        read_delta(str(location))
 
 
 def test_no_file_both_ingested_and_rejected(crashed):
-    from deltalake import DeltaTable
-
     home, _, _ = crashed
-    ingested = set(DeltaTable(str(Path(home, "tables", "bronze", "ingested_files"))).to_pandas()["sha256"])
-    rejected = set(DeltaTable(str(Path(home, "tables", "bronze", "rejected_files"))).to_pandas()["sha256"])
+    ingested = set(read_delta(str(Path(home, "tables", "bronze", "ingested_files"))).to_pandas()["sha256"])
+    rejected = set(read_delta(str(Path(home, "tables", "bronze", "rejected_files"))).to_pandas()["sha256"])
     assert ingested and not (ingested & rejected)
-    bronze = DeltaTable(str(Path(home, "tables", "bronze", "sales_transactions"))).to_pandas()
+    bronze = read_delta(str(Path(home, "tables", "bronze", "sales_transactions"))).to_pandas()
     assert not bronze.duplicated(["_source_sha256", "_row_number"]).any()  # no file appended twice

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from qlake.storage import read_delta
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -76,9 +78,7 @@ class StreamHarness:
         return self.settings.table_location(db, table)
 
     def table(self, name: str, columns: list[str] | None = None):
-        from deltalake import DeltaTable
-
-        return DeltaTable(self.location(name)).to_pyarrow_table(columns=columns)
+        return read_delta(self.location(name), columns=columns)
 
     def count(self, name: str) -> int:
         from deltalake import DeltaTable

@@ -10,8 +10,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-from deltalake import DeltaTable
-
+from qlake.storage import read_delta
 from streaming.producer import Message, generate
 
 
@@ -88,7 +87,7 @@ def top_products(events: list[dict]) -> dict:
 
 
 def table_rows(location: str, columns: list[str] | None = None) -> list[dict]:
-    return DeltaTable(location).to_pyarrow_table(columns=columns).to_pylist()
+    return read_delta(location, columns=columns).to_pylist()
 
 
 def actual_funnel(location: str) -> dict:
