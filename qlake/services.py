@@ -300,7 +300,7 @@ def managed_services(settings: Settings) -> list[Service]:
     if settings.manages_metastore:
         services.append(Metastore(settings))
     if settings.manages_broker:
-        from qlake.broker import Broker
+        from qlake.broker import Broker  # here, not at the top: the broker module builds on Service
 
         services.append(Broker(settings))
     return services
