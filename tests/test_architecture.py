@@ -4,6 +4,8 @@ which, no module over 400 lines, imports at the top of a module unless it names 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,15 @@ def test_imports_sit_at_the_top_unless_heavy():
                 if not any(name == heavy or name.startswith(f"{heavy}.") for heavy in HEAVY):
                     inside.append(f"{_rel(path)}:{node.lineno} {name}")
     assert sorted(set(inside)) == []
+
+
+def test_a_short_command_loads_no_pipeline():
+    """`qlake sql` loads its own module only: no layer, no job, no GX, matplotlib or OpenLineage (process start
+    is most of a short statement's time)."""
+    probe = ("import sys; from cli.main import main; import click; main.get_command(click.Context(main), 'sql'); "
+             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    loaded = set(out.stdout.split())
+    assert "cli" in loaded
+    assert loaded & {"bronze", "silver", "gold", "streaming", "jobs", "great_expectations", "matplotlib",
+                     "openlineage", "deltalake"} == set()
