@@ -19,7 +19,6 @@ from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
 DUCKDB_HOUR = """
 import sys
 from pathlib import Path
@@ -64,28 +63,28 @@ def main() -> int:
     hour = generate(work / "hour", groups=1, rows=hour_rows, seed=12, redeliver=False, start_group=500)[0]
     backfill = generate(work / "backfill", groups=backfill_groups, rows=hour_rows, seed=13, redeliver=False,
                         start_group=600)[0].parent
-    qlake = str(BIN / "qlake")
+    qlake = [sys.executable, "-m", "cli"]  # what the scheduler runs: the `qlake` command of this interpreter
     lakes = []
 
     def hourly(env, incoming) -> float:
-        return _timed([qlake, "run", "hourly", "--incoming", str(incoming)], env)
+        return _timed([*qlake, "run", "hourly", "--incoming", str(incoming)], env)
 
     try:
         empty = _lake(work, "empty")
         lakes.append(empty)
-        subprocess.run([qlake, "services", "up"], env=empty, capture_output=True, check=True)
+        subprocess.run([*qlake, "services", "up"], env=empty, capture_output=True, check=True)
         hour_empty = hourly(empty, hour)
         noop = hourly(empty, hour)
 
         full = _lake(work, "history")
         lakes.append(full)
-        subprocess.run([qlake, "services", "up"], env=full, capture_output=True, check=True)
+        subprocess.run([*qlake, "services", "up"], env=full, capture_output=True, check=True)
         hourly(full, history)  # the lake's history, untimed
         hour_history = hourly(full, hour)
 
         pending = _lake(work, "backfill")
         lakes.append(pending)
-        subprocess.run([qlake, "services", "up"], env=pending, capture_output=True, check=True)
+        subprocess.run([*qlake, "services", "up"], env=pending, capture_output=True, check=True)
         backfill_seconds = hourly(pending, backfill)
 
         duck_env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
@@ -93,7 +92,7 @@ def main() -> int:
                 for i in range(3)]
     finally:
         for env in lakes:
-            subprocess.run([qlake, "services", "down"], env=env, capture_output=True)
+            subprocess.run([*qlake, "services", "down"], env=env, capture_output=True)
     duck_s = sorted(duck)[1]
     result = {
         "date": date.today().isoformat(),

@@ -12,7 +12,7 @@ from pathlib import Path
 def run(session, cfg, work: Path) -> dict:
     from bronze import ingest
     from gold import job as gold_job
-    from qlake import catalog
+    from qlake import catalog, maintenance
     from qlake.generate import generate
     from silver import job as silver_job
 
@@ -27,7 +27,7 @@ def run(session, cfg, work: Path) -> dict:
         ingest.ingest(session, cfg, [group])
         silver_job.run(session, cfg)
         gold_job.run(session, cfg)
-        catalog.tidy(cfg, catalog.all_tables(session))  # as `qlake run hourly` does
+        maintenance.tidy(cfg, catalog.all_tables(session))  # as `qlake run hourly` does
         seconds.append(round(time.perf_counter() - start, 2))
     first, last = seconds[0], seconds[-1]
     early = statistics.median(seconds[1:4]) if hours >= 6 else first

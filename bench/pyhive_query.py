@@ -33,7 +33,7 @@ def run(cfg: Settings, work: Path, repeats: int = 5) -> dict:
 
     log_path = work / "serve.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "qlake"), "serve", "--poll", "30"],
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--poll", "30"],
                                 stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         try:
             if not wait_for_port(cfg.host, cfg.thrift_port, 240, lambda: proc.poll() is None):

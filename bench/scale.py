@@ -80,7 +80,7 @@ def one_size(rows: int, work: Path) -> dict:
     cfg = settings()
     services.ensure_metastore(cfg)
     try:
-        qlake = run_measured([sys.executable, "-m", "qlake.cli", "run", "hourly", "--incoming", str(group)], env,
+        qlake = run_measured([sys.executable, "-m", "cli", "run", "hourly", "--incoming", str(group)], env,
                              work / "qlake.log")
         pid = services.Metastore(cfg).pid()
         metastore_mb = round(tree_rss(psutil.Process(pid)) / 2**20, 1) if pid else None

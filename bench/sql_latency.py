@@ -73,7 +73,7 @@ def main(repeats: int = 5) -> dict:
         floor = _timed([py, "-c", "import pyspark.sql.connect.session"], repeats)[1]
         process = {}
         for label, query in QUERIES.items():
-            first, warm = _timed([py, "-m", "qlake.cli", "sql", query, "--format", "csv"], repeats)
+            first, warm = _timed([py, "-m", "cli", "sql", query, "--format", "csv"], repeats)
             process[label] = {"first_s": first, "warm_median_s": warm}
         from bench import pyhive_query
 

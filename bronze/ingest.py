@@ -44,7 +44,7 @@ from bronze.delivery import (
     wait_until_settled,
 )
 from bronze.raw_files import RawFileKind
-from qlake import catalog, storage
+from qlake import catalog, storage, table_stats
 from qlake.config import Settings
 _EXTRA_FIELD = "_qlake_extra_field"  # sentinel column: non-null only when a row has more fields than the header
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -173,7 +173,7 @@ class Ingestor:
 
     def _committed_rows(self, kind: RawFileKind, sha: str) -> int:
         """Rows of this content already in the bronze table (an interrupted run committed them, then died)."""
-        return catalog.rows_with_value(self.spark, kind.table, self.cfg, "_source_sha256", sha)
+        return table_stats.rows_with_value(self.spark, kind.table, self.cfg, "_source_sha256", sha)
 
     def ingest_file(self, path: Path, signature: Signature | None = None) -> FileOutcome:
         """One delivery entry. ``signature``: its settled ``lstat`` (None: it changed during the settle window).

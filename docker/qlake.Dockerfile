@@ -26,6 +26,7 @@ COPY silver ./silver
 COPY gold ./gold
 COPY streaming ./streaming
 COPY jobs ./jobs
+COPY cli ./cli
 COPY expectations ./expectations
 RUN pip install /opt/qlake
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from qlake.config import Settings
 from qlake.services import Service, ServiceError
 
+# kafka-python is imported by the functions that talk to the broker (~0.15 s): every process that starts the
+# metastore imports this module, few of them produce or consume.
+
 # 3 partitions: enough to show per-partition offsets / lag and to parallelise the reader on 2 cores.
 DEFAULT_PARTITIONS = 3
 

@@ -9,15 +9,18 @@ create-once rule.
 from __future__ import annotations
 
 import re
-import threading
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow.fs as pafs
+from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from qlake.catalog_state import CatalogState
 from qlake.config import LAYERS, Settings, settings as load_settings
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
@@ -93,7 +96,7 @@ _DECLARED: dict[str, TableSpec] = {}
 
 
 def declared_tables() -> dict[str, TableSpec]:
-    """The tables whose modules this process imported (the CLI imports them all for `status` and `lineage`)."""
+    """The tables whose modules this process imported (``jobs.declared`` imports them all for `status` and `lineage`)."""
     return dict(_DECLARED)
 
 
@@ -119,39 +122,21 @@ def _column_name(column_ddl: str) -> str:
     return column_ddl.split()[0].strip("`")
 
 
-# (session id, table, location) already created by this process: a metastore round trip costs ~0.1 s per call.
-_ensured: set[tuple] = set()
-# (session id, database) -> tables the metastore listed: one listing per database instead of a CREATE per table.
-_listed: dict[tuple, set[str]] = {}
-# session id -> databases the metastore listed (one SHOW DATABASES per session).
-_databases: dict[int, set[str]] = {}
-# (session id, table) created by this process over a location that held no Delta table, and not written since:
-# its first write needs no look-up of existing rows. Writers of one table never run side by side (the jobs hold
-# locks), so "created empty here" stays true until this process writes.
-_created_empty: set[tuple] = set()
-# Tables may be ensured from several threads (independent writes run side by side): the listings are guarded
-# by one lock, and each table's check-and-create by its own, so two threads never both create one table.
-_catalog_lock = threading.RLock()
-_table_locks: dict[tuple, threading.Lock] = {}
-
-
-def _registered(spark: SparkSession, database: str, table: str) -> bool:
+def _registered(spark: SparkSession, state: CatalogState, database: str, table: str) -> bool:
     """Is ``database.table`` in the metastore? The first question per database lists it (creating the database
     if missing, which then needs no listing); the answer is kept, and :func:`ensure_table` adds what it creates."""
-    key = (id(spark), database)
-    with _catalog_lock:
-        if key not in _listed:
-            databases = _databases.get(id(spark))
-            if databases is None:
-                databases = _databases[id(spark)] = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
-            if database in databases:
-                _listed[key] = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()
-                                if not r["isTemporary"]}
+    with state.lock:
+        if database not in state.listed:
+            if state.databases is None:
+                state.databases = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
+            if database in state.databases:
+                state.listed[database] = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()
+                                          if not r["isTemporary"]}
             else:
                 ensure_database(spark, database)
-                databases.add(database)
-                _listed[key] = set()
-        return table in _listed[key]
+                state.databases.add(database)
+                state.listed[database] = set()
+        return table in state.listed[database]
 
 
 def ensure_database(spark: SparkSession, database: str) -> None:
@@ -161,20 +146,19 @@ def ensure_database(spark: SparkSession, database: str) -> None:
 def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> str:
     """Create the Delta table and register it in the metastore if it is not there; return its location."""
     location = spec.location(cfg)
-    key = (id(spark), spec.name, location)
-    if key in _ensured:
+    state = CatalogState.of(spark)
+    key = (spec.name, location)
+    if key in state.ensured:
         return location
-    with _catalog_lock:
-        table_lock = _table_locks.setdefault(key, threading.Lock())
-    with table_lock:
-        if key not in _ensured:
-            _create_if_missing(spark, spec, location)
-            _ensured.add(key)
+    with state.table_lock(*key):
+        if key not in state.ensured:
+            _create_if_missing(spark, state, spec, location)
+            state.ensured.add(key)
     return location
 
 
-def _create_if_missing(spark: SparkSession, spec: TableSpec, location: str) -> None:
-    if not _registered(spark, spec.database, spec.table):
+def _create_if_missing(spark: SparkSession, state: CatalogState, spec: TableSpec, location: str) -> None:
+    if not _registered(spark, state, spec.database, spec.table):
         partition = f" PARTITIONED BY ({', '.join(spec.partitioned_by)})" if spec.partitioned_by else ""
         comment = f" COMMENT '{_sql_str(spec.comment)}'" if spec.comment else ""
         # A registration lost with the metastore finds its data again at the location: only a table created
@@ -184,15 +168,10 @@ def _create_if_missing(spark: SparkSession, spec: TableSpec, location: str) -> N
             f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
             f"LOCATION '{_sql_str(location)}'"
         )
-        with _catalog_lock:
-            _listed[(id(spark), spec.database)].add(spec.table)
-            if empty:
-                _created_empty.add((id(spark), spec.name))
+        state.note_created(spec.database, spec.table, empty)
 
 
 def _is_delta_table(location: str) -> bool:
-    from deltalake import DeltaTable
-
     try:
         return DeltaTable.is_deltatable(location)
     except Exception:  # noqa: BLE001 - storage we cannot inspect: assume data may be there (the safe answer)
@@ -200,18 +179,12 @@ def _is_delta_table(location: str) -> bool:
 
 
 def created_empty(spark: SparkSession, spec: TableSpec) -> bool:
-    """Was the table created by this process with no rows, and not written since?"""
-    return (id(spark), spec.name) in _created_empty
+    """Was the table created by this session with no rows, and not written since?"""
+    return spec.name in CatalogState.of(spark).created_empty
 
 
 def _claim_empty(spark: SparkSession, spec: TableSpec) -> bool:
-    """Forget the table was created empty, before writing it (a write that fails after its commit must not
-    leave the table marked empty); returns whether it was."""
-    with _catalog_lock:
-        key = (id(spark), spec.name)
-        was_empty = key in _created_empty
-        _created_empty.discard(key)
-        return was_empty
+    return CatalogState.of(spark).claim_empty(spec.name)
 
 
 def _sql_str(value: str) -> str:
@@ -318,13 +291,9 @@ def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str,
 
 
 def _remove_dir(cfg: Settings, path: str) -> None:
-    import shutil
-
     if cfg.is_local:
         shutil.rmtree(path, ignore_errors=True)
     else:  # pragma: no cover - cluster storage
-        import pyarrow.fs as pafs
-
         fs, inner = pafs.FileSystem.from_uri(path)
         fs.delete_dir_contents(inner, missing_dir_ok=True)
 
@@ -337,98 +306,7 @@ def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
     """Unregister the table and delete its Delta folder (rebuilds and tests; there is no undo)."""
     spark.sql(f"DROP TABLE IF EXISTS {name}")
     _remove_dir(cfg, cfg.table_location(*name.split(".")))
-    _ensured.difference_update({k for k in _ensured if k[1] == name})
-    _created_empty.difference_update({k for k in _created_empty if k[1] == name})
-    database, table = name.split(".")
-    for (_, listed_database), tables in _listed.items():
-        if listed_database == database:
-            tables.discard(table)
-
-
-def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int = 50) -> list[str]:
-    """Keep hourly writes from piling up: compact a table past ``max_files`` data files and checkpoint its log
-    past ``max_commits`` commits since the last checkpoint. Cheap when nothing is due; `run daily` still does
-    the full compaction and vacuum."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    done = []
-    for table in tables:
-        try:
-            dt = DeltaTable(cfg.table_location(*table.split(".")))
-        except TableNotFoundError:
-            continue
-        try:
-            if len(dt.file_uris()) > max_files:
-                dt.optimize.compact()
-                done.append(f"{table}: compacted")
-                dt = DeltaTable(cfg.table_location(*table.split(".")))
-            if dt.version() - _last_checkpoint_version(cfg, table) > max_commits:
-                dt.create_checkpoint()
-                done.append(f"{table}: checkpointed")
-        except Exception as exc:  # noqa: BLE001 - best effort (e.g. a concurrent writer won): next hour retries
-            done.append(f"{table}: maintenance skipped ({type(exc).__name__}: {str(exc)[:120]})")
-    return done
-
-
-def _last_checkpoint_version(cfg: Settings, table: str) -> int:
-    import json
-
-    path = f"{cfg.table_location(*table.split('.'))}/_delta_log/_last_checkpoint"
-    if cfg.is_local:
-        try:
-            with open(path) as f:
-                return int(json.load(f)["version"])
-        except (OSError, ValueError, KeyError):
-            return -1
-    return -1  # pragma: no cover - remote logs are checkpointed by `run daily`
-
-
-def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column: str, value: str) -> int:
-    """How many rows have ``column = value``, answered from the Delta log's file statistics when they can.
-
-    Files whose min/max exclude the value are skipped, files holding only that value are counted from their
-    statistics; only files whose range straddles it (after compaction) are read, with the filter pushed down.
-    """
-    import pyarrow as pa
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
-    except TableNotFoundError:
-        return 0
-    low, high = f"min.{column}", f"max.{column}"
-    if actions.num_rows and low in actions.column_names and "num_records" in actions.column_names:
-        exact, ambiguous = 0, False
-        for row in actions.select([low, high, "num_records"]).to_pylist():
-            if row[low] is None or row[high] is None or row["num_records"] is None:
-                ambiguous = True
-            elif row[low] == row[high] == value:
-                exact += row["num_records"]
-            elif row[low] <= value <= row[high]:
-                ambiguous = True
-        if not ambiguous:
-            return exact
-    elif actions.num_rows == 0:
-        return 0
-    return spark.table(spec.name).where(F.col(column) == value).count()
-
-
-def row_count(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> int:
-    """Rows in the table's current snapshot, from the Delta log's file statistics when every file has them
-    (else, or when this process cannot read the log's storage, counted by the engine)."""
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
-    try:
-        actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
-    except Exception:  # noqa: BLE001 - e.g. a storage scheme this deltalake build lacks: the engine can count
-        return spark.table(spec.name).count()
-    counts = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else [None]
-    if None in counts and actions.num_rows:
-        return spark.table(spec.name).count()
-    return sum(counts) if actions.num_rows else 0
+    CatalogState.dropped(name)
 
 
 def lake_tables(spark: SparkSession, cfg: Settings) -> list[str]:
@@ -449,23 +327,3 @@ def all_tables(spark: SparkSession, databases: tuple[str, ...] = ("bronze", "sil
             names += [f"{db}.{r['tableName']}" for r in spark.sql(f"SHOW TABLES IN {db}").collect()
                       if not r["isTemporary"]]
     return sorted(names)
-
-
-def maintain(cfg: Settings, table: str, retention_hours: int = 168) -> dict:
-    """Compact small files and vacuum files older than the retention (Sail has no OPTIMIZE/VACUUM SQL)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    db, name = table.split(".")
-    try:
-        dt = DeltaTable(cfg.table_location(db, name))
-    except TableNotFoundError:
-        return {"table": table, "skipped": "no Delta table at its location"}
-    compacted = dt.optimize.compact()
-    removed = dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
-    return {
-        "table": table,
-        "files_added": compacted.get("numFilesAdded", 0),
-        "files_removed": compacted.get("numFilesRemoved", 0),
-        "vacuumed_files": len(removed),
-    }

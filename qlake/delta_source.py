@@ -14,8 +14,11 @@ that snapshot (time travel over HiveServer2, where Spark refuses ``VERSION AS OF
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
 
@@ -72,8 +75,6 @@ def _spark_arrow_type(t: pa.DataType) -> pa.DataType:
 
 
 def delta_arrow_schema(location: str) -> pa.Schema:
-    from deltalake import DeltaTable
-
     return pa.schema(DeltaTable(location).schema().to_arrow())
 
 
@@ -104,10 +105,6 @@ SNAPSHOT_OPTIONS = ("version", "timestamp")
 def open_snapshot(location: str, version: str | None = None, timestamp: str | None = None):
     """The Delta table at ``location``: its current snapshot, or the one a version / timestamp names (a timestamp
     without zone is UTC, the sessions' zone)."""
-    from datetime import datetime, timezone
-
-    from deltalake import DeltaTable
-
     if version is not None:
         return DeltaTable(location, version=int(version))
     table = DeltaTable(location)
@@ -141,8 +138,6 @@ class DeltaSnapshotReader(DataSourceReader):
         return parts
 
     def read(self, partition: DeltaFile):
-        import pyarrow.parquet as pq
-
         target = output_schema(self.arrow_schema)
         for uri, partition_values in partition.files:
             data = pq.read_table(uri)

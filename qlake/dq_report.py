@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from qlake import dq_assets
+from qlake import catalog, dq_assets, ops
 from qlake import notebook as nb
 from qlake.config import Settings
 
@@ -42,6 +43,32 @@ def report_dir(cfg: Settings) -> Path:
 
 def docs_site(cfg: Settings) -> Path:
     return Path(cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site")
+
+
+RESULT_COLUMNS = ("table_name", "rule", "action", "evaluated", "failed", "success", "examples")
+
+
+class NoResults(LookupError):
+    """No data-quality results for the run asked for (or none at all)."""
+
+
+def run_results(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> tuple[str, list]:
+    """``(run_id, rows)``: the per-rule results of a silver run (default: the latest), failures first."""
+    catalog.ensure_table(spark, ops.DQ_RESULTS, cfg)
+    results = spark.table(ops.DQ_RESULTS.name)
+    if not run_id:
+        run_id = results.agg(F.max_by("run_id", "checked_at").alias("r")).first()["r"]
+        if run_id is None:
+            raise NoResults("no data-quality results yet: run `qlake run silver` first")
+    rows = (
+        results.where(F.col("run_id") == run_id)
+        .select(*RESULT_COLUMNS)
+        .orderBy(F.col("success"), F.col("table_name"), F.col("rule"))
+        .collect()
+    )
+    if not rows:
+        raise NoResults(f"no results for run {run_id}")
+    return run_id, rows
 
 
 def trend_frame(trend: pd.DataFrame, last: int = DEFAULT_LAST_RUNS) -> pd.DataFrame:

@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 
@@ -62,9 +65,6 @@ def expected_interval(cfg: Settings, spec: TableSpec) -> timedelta | None:
 
 
 def last_commit_at(cfg: Settings, spec: TableSpec) -> datetime | None:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     try:
         history = DeltaTable(spec.location(cfg)).history(1)
     except TableNotFoundError:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
 from qlake import catalog, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
@@ -87,10 +91,6 @@ class RowOrigin:
 
 
 def _read(cfg: Settings, name: str, column: str, value, columns: list[str] | None = None) -> list[dict]:
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     database, table = name.split(".")
     try:
         delta = DeltaTable(cfg.table_location(database, table))

@@ -21,6 +21,10 @@ from datetime import datetime
 from pathlib import Path
 
 import attr
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState, set_producer
 from openlineage.client.generated.base import DatasetFacet, RunFacet
@@ -36,7 +40,7 @@ from openlineage.client.generated.output_statistics_output_dataset import Output
 from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from qlake import catalog, storage
+from qlake import catalog, ops, storage
 from qlake.config import Settings
 
 log = logging.getLogger("qlake.lineage")
@@ -224,11 +228,6 @@ def column_lineage_facet(cfg: Settings, spec: catalog.TableSpec) -> ColumnLineag
 
 def _rows_of_run(location: str, facts: RunFacts, time_column: str) -> list[dict]:
     """Rows of a table recorded while the run ran (a job's steps record under their own run ids)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     try:
         delta = DeltaTable(location)
     except TableNotFoundError:
@@ -247,8 +246,6 @@ def _rows_of_run(location: str, facts: RunFacts, time_column: str) -> list[dict]
 def _rows_written(cfg: Settings, facts: RunFacts) -> dict[str, int]:
     """Rows per table: what the job reported (``rows_written``), else inserted + updated from ops.row_accounting
     of the run (silver's tables), else the rows its delivered files added (bronze)."""
-    from qlake import ops
-
     rows: dict[str, int] = {}
     for r in _rows_of_run(ops.ROW_ACCOUNTING.location(cfg), facts, "recorded_at"):
         rows[r["table_name"]] = rows.get(r["table_name"], 0) + (r["inserted"] or 0) + (r["updated"] or 0)
@@ -265,8 +262,6 @@ def _rows_written(cfg: Settings, facts: RunFacts) -> dict[str, int]:
 def _dq_facets(cfg: Settings, facts: RunFacts) -> dict[str, dict]:
     """Per table the run validated: assertions (every rule, passed or not) and metrics (rows evaluated, failed
     per column)."""
-    from qlake import ops
-
     by_table: dict[str, list[dict]] = {}
     for r in _rows_of_run(ops.DQ_RESULTS.location(cfg), facts, "checked_at"):
         by_table.setdefault(r["table_name"], []).append(r)

@@ -15,6 +15,8 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from qlake import sql as qsql
+
 DQ_RESULTS = "ops.dq_results"
 ROW_ACCOUNTING = "ops.row_accounting"
 TOP_PRODUCTS = "gold.mkt_top_products"
@@ -59,8 +61,6 @@ def existing_tables(spark: SparkSession, names: Iterable[str]) -> list[str]:
 def sql(spark: SparkSession, statement: str, limit: int | None = None) -> pd.DataFrame:
     """A statement through the same SQL surface as `qlake sql` (catalog statements, rewrites, time travel; README
     "SQL"), as a DataFrame; a rewrite is said in the frame's ``attrs["note"]``."""
-    from qlake import sql as qsql
-
     result = qsql.run(spark, statement, limit=limit)
     frame = pd.DataFrame(result.rows, columns=result.columns)
     frame.attrs["note"] = result.note

@@ -187,7 +187,7 @@ class Validator:
         if self._context is None:
             os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
             logging.getLogger("great_expectations").setLevel(logging.ERROR)
-            import great_expectations as gx
+            import great_expectations as gx  # seconds to import: only when a batch is validated
 
             root = Path(self.cfg.dq_dir)
             root.mkdir(parents=True, exist_ok=True)

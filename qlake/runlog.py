@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 
 from qlake import catalog, lineage_events, ops, storage
@@ -52,9 +56,6 @@ class RunRecord:
 
 
 def table_versions(spark: SparkSession, cfg: Settings) -> dict[str, int]:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     versions = {}
     for name in catalog.lake_tables(spark, cfg):
         try:
@@ -129,9 +130,6 @@ def record_skipped(spark: SparkSession, cfg: Settings, job: str, reason: str) ->
 @contextmanager
 def job_lock(cfg: Settings, job: str):
     """Hold ``run/<job>.lock`` for the block; yields False at once when another run holds it (any process)."""
-    import fcntl
-    from pathlib import Path
-
     path = Path(cfg.run_dir, f"{job}.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
@@ -157,9 +155,6 @@ def exclusive(spark: SparkSession, cfg: Settings, job: str):
 
 def last_runs(cfg: Settings, job: str | None = None) -> list[dict]:
     """ops.job_runs read straight from Delta (no engine needed: the scheduler reads it between runs)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     try:
         rows = storage.read_delta(JOB_RUNS.location(cfg)).to_pylist()
     except TableNotFoundError:

@@ -56,9 +56,10 @@ class ScheduledJob:
 
     def run(self) -> int:
         """One run of the job in its own process; returns its exit code (logged, never raised)."""
-        qlake = str(Path(sys.executable).parent / "qlake")
         log.info("%s: starting %s", self.name, " ".join(self.argv))
-        proc = subprocess.run([qlake, *self.argv], capture_output=True, text=True)
+        # `python -m cli` is the `qlake` command of this interpreter's installation, without relying on the
+        # script being on PATH (or regenerated after an upgrade)
+        proc = subprocess.run([sys.executable, "-m", "cli", *self.argv], capture_output=True, text=True)
         tail = (proc.stdout.strip().splitlines() or [""])[-1]
         if proc.returncode:
             err = (proc.stderr.strip().splitlines() or [""])[-1]

@@ -38,7 +38,7 @@ def _start_sail(cfg: Settings) -> str:
     os.environ.update(sail_runtime_env(cfg))
     for name in _SAIL_RUNTIME_VARS - set(sail_runtime_env(cfg)):
         os.environ.pop(name, None)  # a setting left from an earlier session must not leak into this one
-    from pysail.spark import SparkConnectServer
+    from pysail.spark import SparkConnectServer  # the engine's native library: a remote engine never loads it
 
     server = SparkConnectServer(cfg.host, 0)
     server.start(background=True)

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
-from qlake import catalog
+from qlake import catalog, table_stats
 from qlake.catalog import TableSpec, columns_from
 from silver import cleaning
 from silver.pipeline import (
@@ -207,9 +207,9 @@ def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFra
     now = F.lit(ctx.now).cast("timestamp")
     rows = latest.withColumn("_updated_at", now).withColumn("_run_id", F.lit(ctx.run_id))
     # Row counts from the Delta log's file statistics: no scan of a table that grows every hour.
-    rows_before = catalog.row_count(ctx.spark, TABLE, ctx.cfg)
+    rows_before = table_stats.row_count(ctx.spark, TABLE, ctx.cfg)
     catalog.merge(ctx.spark, rows, TABLE, keys=[KEY], cfg=ctx.cfg, update_when_changed=["_row_hash"])
-    rows_after = catalog.row_count(ctx.spark, TABLE, ctx.cfg)
+    rows_after = table_stats.row_count(ctx.spark, TABLE, ctx.cfg)
 
     acct.inserted = counts["inserted"] or 0
     acct.updated = counts["updated"] or 0

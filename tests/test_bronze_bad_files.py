@@ -82,7 +82,7 @@ def test_cli_exits_non_zero_with_one_line_per_rejected_file(drop, tmp_path):
     import sys
 
     (tmp_path / "branches_new.csv").write_bytes(b"")
-    out = subprocess.run([str(Path(sys.executable).parent / "qlake"), "ingest", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "cli", "ingest", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
     assert "REJECTED   branches_new.csv: empty file (0 bytes)" in out.stdout

@@ -14,7 +14,6 @@ import pytest
 
 from helpers import drop_tables
 
-BIN = Path(sys.executable).parent
 COLUMNS = "id INT NOT NULL, label STRING"
 
 
@@ -30,7 +29,7 @@ def _rows(spark, spec) -> list[tuple]:
 
 
 def test_merge_into_a_table_created_here_then_upserts(spark, cfg):
-    from qlake import catalog
+    from qlake import catalog, table_stats
 
     spec = _spec("created_here")
     drop_tables(spark, cfg, spec.name)
@@ -41,7 +40,39 @@ def test_merge_into_a_table_created_here_then_upserts(spark, cfg):
     # The second merge looks: 2 changes, 3 is new, 1 stays.
     catalog.merge(spark, spark.createDataFrame([(2, "B"), (3, "c")], COLUMNS), spec, keys=["id"], cfg=cfg)
     assert _rows(spark, spec) == [(1, "a"), (2, "B"), (3, "c")]
-    assert catalog.row_count(spark, spec, cfg) == 3
+    assert table_stats.row_count(spark, spec, cfg) == 3
+
+
+def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cfg):
+    """What the catalog knows (databases listed, tables ensured, tables created empty) belongs to one session
+    object: a second session on the same engine starts knowing nothing, so its MERGE into a table another
+    session created empty looks at the rows instead of inserting blindly (which would duplicate key 2)."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    from qlake import catalog
+    from qlake.catalog_state import CatalogState
+
+    spec = _spec("per_session")
+    drop_tables(spark, cfg, spec.name)
+    catalog.ensure_table(spark, spec, cfg)
+    assert catalog.created_empty(spark, spec)
+    endpoint = spark.client._builder.url  # the engine this session talks to
+    # Built directly, not through the builder: the process's default (active) session stays `spark`.
+    other = ConnectSession(connection=f"sc://{endpoint.hostname}:{endpoint.port}")
+    try:
+        assert other.session_id != spark.session_id
+        assert CatalogState.of(other) is not CatalogState.of(spark)
+        assert CatalogState.of(other).ensured == set() and not catalog.created_empty(other, spec)
+        catalog.merge(spark, spark.createDataFrame([(1, "a"), (2, "b")], COLUMNS), spec, keys=["id"], cfg=cfg)
+        catalog.merge(other, other.createDataFrame([(2, "B"), (3, "c")], COLUMNS), spec, keys=["id"], cfg=cfg)
+        assert _rows(spark, spec) == [(1, "a"), (2, "B"), (3, "c")]
+        assert CatalogState.of(other).ensured == {(spec.name, spec.location(cfg))}
+        assert not catalog.created_empty(spark, spec) and not catalog.created_empty(other, spec)
+    finally:
+        other.stop()
+    # A table dropped in this process is forgotten by every session's state.
+    catalog.drop_table(spark, cfg, spec.name)
+    assert (spec.name, spec.location(cfg)) not in CatalogState.of(spark).ensured
 
 
 def test_a_table_registered_again_keeps_and_merges_its_rows(spark, cfg):
@@ -98,7 +129,7 @@ def test_pipeline_jobs_refuse_to_run_under_another(cfg):
 
     with runlog.job_lock(cfg, "hourly") as acquired:
         assert acquired
-        out = subprocess.run([str(BIN / "qlake"), "run", "gold"], capture_output=True, text=True, timeout=300,
+        out = subprocess.run([sys.executable, "-m", "cli", "run", "gold"], capture_output=True, text=True, timeout=300,
                              env=dict(os.environ))
     assert out.returncode != 0
     assert "gold: an hourly run (or another silver/gold/replay run) is in progress" in out.stderr

@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from helpers import reset_lake
 
-BIN = Path(sys.executable).parent
 
 
 def qlake(*args, timeout=300):
-    return subprocess.run([str(BIN / "qlake"), *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
                           env=dict(os.environ))
 
 

@@ -74,7 +74,7 @@ def data_lines(data: bytes) -> int:
 @given(kind=st.sampled_from(("sales_agents", "sales_transactions")), mutations=MUTATIONS)
 def test_mutated_sample_files_never_crash_and_lose_no_row(spark, cfg, kind, mutations):
     from bronze import ingest
-    from qlake import catalog
+    from qlake import table_stats
 
     content = mutate(_sample_head(kind), mutations)
     folder = Path(tempfile.mkdtemp(prefix="fuzz-"))
@@ -88,6 +88,6 @@ def test_mutated_sample_files_never_crash_and_lose_no_row(spark, cfg, kind, muta
         assert Path(stored.collect()[0][0]).read_bytes() == content  # the whole file, kept for the sender
     elif outcome.status == "ingested":
         spec = next(k.table for k in delivery.FILE_KINDS if k.kind == kind)
-        assert catalog.rows_with_value(spark, spec, cfg, "_source_sha256", outcome.sha256) == outcome.rows_added
+        assert table_stats.rows_with_value(spark, spec, cfg, "_source_sha256", outcome.sha256) == outcome.rows_added
         if b'"' not in content:
             assert outcome.rows_added == data_lines(content), content[:400]

@@ -175,7 +175,7 @@ def test_dq_report_serve(lake, cfg, chromium):
     """`qlake dq report --serve` prints the paths, serves the report on 127.0.0.1 and stops on Ctrl-C."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "qlake.cli", "dq", "report", "--serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "dq", "report", "--serve", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
     try:

@@ -17,7 +17,6 @@ import pytest
 
 from helpers import reset_lake
 
-BIN = Path(sys.executable).parent
 TX_HEADER = ("transaction_date,transaction_id,customer_id,customer_fname,cusomter_lname,cusomter_email,"
              "sales_agent_id,branch_id,product_id,product_name,product_category,offer_1,offer_2,offer_3,offer_4,"
              "offer_5,units,unit_price,is_online,payment_method,shipping_address")
@@ -190,7 +189,7 @@ def test_cli_names_the_delivery_never_the_target(outside, tmp_path):
     drop = tmp_path / "cli"
     drop.mkdir()
     (drop / "sales_transactions_SS_raw_121.csv").symlink_to(outside / "passwd")
-    out = subprocess.run([str(BIN / "qlake"), "ingest", str(drop)], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "cli", "ingest", str(drop)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
     assert f"REJECTED   sales_transactions_SS_raw_121.csv: {LINK_REASON}" in out.stdout
     assert "passwd" not in out.stdout + out.stderr and "Traceback" not in out.stderr

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qlake.generate import PRODUCTS, TransactionIds, generate
+from qlake.generate import generate
+from qlake.generate_reference import PRODUCTS
+from qlake.generate_rows import TransactionIds
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 KINDS = ("branches", "sales_agents", "sales_transactions")

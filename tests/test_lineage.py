@@ -18,7 +18,6 @@ from openlineage.client.serde import Serde
 
 from helpers import reset_lake
 
-BIN = Path(sys.executable).parent
 SAMPLE_KEY = "trx-667682345565"  # row 3 of group2's sales_transactions file, an offline sale on 2023-05-03
 GROUP2_SHA = "35c8f47e0823ffcee22527ff38917fd13fe5a87edc09c7fbbf20d4d0871a5904"
 
@@ -52,7 +51,7 @@ RUN_EVENT_RULES = {
 
 
 def qlake(*args, env=None, timeout=600):
-    return subprocess.run([str(BIN / "qlake"), *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 
 

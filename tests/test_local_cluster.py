@@ -79,12 +79,12 @@ def cluster_env(tmp_path_factory) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
     })
     yield env
-    subprocess.run([sys.executable, "-m", "qlake.cli", "services", "down"], env=env, cwd=REPO,
+    subprocess.run([sys.executable, "-m", "cli", "services", "down"], env=env, cwd=REPO,
                    capture_output=True, timeout=120)
 
 
 def qlake(env, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qlake.cli", *args], env=env, cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -101,7 +101,7 @@ def delta_versions(home: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def crashed_then_rerun(cluster_env, sample_dir) -> dict:
     """SIGKILL an hourly run once bronze has rows (ingest or silver in flight), then run it to completion."""
-    child = subprocess.Popen([sys.executable, "-m", "qlake.cli", "run", "hourly", "--incoming", str(sample_dir)],
+    child = subprocess.Popen([sys.executable, "-m", "cli", "run", "hourly", "--incoming", str(sample_dir)],
                              env=cluster_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     killed_after = None
     for line in child.stdout:

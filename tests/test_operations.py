@@ -14,11 +14,10 @@ import pytest
 
 from helpers import reset_lake
 
-BIN = Path(sys.executable).parent
 
 
 def qlake(*args, env=None, timeout=600):
-    return subprocess.run([str(BIN / "qlake"), *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 
 

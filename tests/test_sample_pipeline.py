@@ -169,7 +169,7 @@ def test_catalog_persists_across_restart(built, cfg):
     qspark.stop()
     services.down(cfg)
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "qlake"), "sql", "select count(*) from bronze.sales_transactions",
+        [sys.executable, "-m", "cli", "sql", "select count(*) from bronze.sales_transactions",
          "--format", "csv"],
         capture_output=True, text=True, timeout=300,
     )

@@ -14,7 +14,6 @@ import pytest
 from helpers import reset_lake
 from helpers import sql_value
 
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def served(spark, cfg, sample_dir, tmp_path_factory):
     silver_job.run(spark, cfg)
     gold_job.run(spark, cfg)
     log = open(tmp_path_factory.mktemp("serve") / "serve.log", "w")
-    proc = subprocess.Popen([str(BIN / "qlake"), "serve", "--poll", "1"], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--poll", "1"], stdout=log, stderr=subprocess.STDOUT)
     from qlake.services import wait_for_port
 
     assert wait_for_port("127.0.0.1", cfg.thrift_port, 180, lambda: proc.poll() is None), "qlake serve did not start"

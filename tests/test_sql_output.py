@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from qlake.cli import main
+from cli.main import main
 
 ALL_TYPES = ("SELECT X'CAFE' AS b, map('a', 1) AS m, array(1, NULL) AS a, named_struct('x', 1, 'y', 'z') AS s, "
              "CAST('12.30' AS DECIMAL(10,2)) AS d, TIMESTAMP'2024-01-02 03:04:05.5' AS ts, "

@@ -21,7 +21,6 @@ import pytest
 from helpers import reset_lake
 from qlake.storage import read_delta
 
-BIN = Path(sys.executable).parent
 KILLS = int(os.environ.get("QLAKE_CRASH_KILLS", "10"))
 # Delivery times differ between two lakes, and so do the surrogate keys derived from them (versions start at a
 # delivery): facts are compared through the natural attributes those keys resolve to.
@@ -93,7 +92,7 @@ def crashed(tmp_path_factory, groups, reference):
     kills = []
 
     def start(*args):
-        return subprocess.Popen([str(BIN / "qlake"), *args], env=env, stdout=subprocess.DEVNULL,
+        return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
 
     per_group = [KILLS // len(groups) + (1 if i < KILLS % len(groups) else 0) for i in range(len(groups))]

@@ -1,0 +1,60 @@
+"""The ``qlake`` command group: which command lives in which module, loaded when it runs."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from qlake.config import settings
+
+# name -> "module:attribute". A command's module (and what it imports: layers, jobs, GX, pandas...) is loaded
+# only when that command runs or help lists it, so a short command like `qlake sql "select 1"` starts fast.
+COMMANDS = {
+    "services": "cli.services:services_group",
+    "serve": "cli.services:serve_cmd",
+    "generate": "cli.generate:generate_cmd",
+    "ingest": "cli.pipeline:ingest_cmd",
+    "run": "cli.pipeline:run_group",
+    "replay": "cli.pipeline:replay_cmd",
+    "schedule": "cli.pipeline:schedule_cmd",
+    "status": "cli.inspect:status_cmd",
+    "lineage": "cli.inspect:lineage_cmd",
+    "export": "cli.reports:export_group",
+    "dq": "cli.reports:dq_group",
+    "report": "cli.reports:report_group",
+    "sql": "cli.sql:sql_cmd",
+    "produce": "streaming.cli:produce",
+    "stream": "streaming.cli:stream",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are named in :data:`COMMANDS` and imported on first use."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module_name), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS)
+@click.version_option(package_name="qlake")
+def main() -> None:
+    """qlake — Q Company's lakehouse: hourly CSV groups and app events into bronze/silver/gold Delta tables."""
+    try:
+        settings()  # a wrong setting is reported as such, before any command starts a service
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,100 @@
+"""The hourly job and its parts: ingest new files → silver → gold → tidy, logged in ``ops.job_runs``.
+
+`qlake run hourly`, `run silver`, `run gold` and the scheduler run these; they print what happened through the
+``echo`` they are given (the command line passes ``click.echo``).
+"""
+
+from __future__ import annotations
+
+from bronze import delivery
+from bronze import ingest as bronze_ingest
+from gold import job as gold_job
+from jobs import pending
+from jobs.runs import Echo, exclusive_run, locked_run
+from qlake import catalog, maintenance, spark
+from qlake.config import Settings
+from qlake.profile import phase
+from silver import job as silver_job
+
+
+def ingest(session, cfg: Settings, paths, echo: Echo) -> int:
+    """Land ``paths`` in bronze, a line per file; returns the number of rejected files."""
+    report = bronze_ingest.ingest(session, cfg, paths, on_file=lambda outcome: echo(outcome.line()))
+    for warning in report.warnings:
+        echo(f"WARNING {warning}")
+    echo(f"bronze: {report.rows_added} rows added; {len(report.rejected)} file(s) rejected")
+    return len(report.rejected)
+
+
+def silver(session, cfg: Settings, echo: Echo) -> silver_job.SilverReport:
+    """bronze → silver once (raises DataQualityFailure / AccountingError when a batch may not land)."""
+    report = silver_job.run(session, cfg)
+    for line in report.lines():
+        echo(line)
+    return report
+
+
+def gold(session, cfg: Settings, echo: Echo) -> gold_job.GoldReport:
+    report = gold_job.run(session, cfg)
+    for line in report.lines():
+        echo(line)
+    return report
+
+
+def run_silver(cfg: Settings, echo: Echo) -> None:
+    """`qlake run silver`: silver alone, under the pipeline lock, logged."""
+    with locked_run(cfg, "silver") as (session, record):
+        report = silver(session, cfg, echo)
+        record.add(report.rows_in, report.rows_out, report.quarantined)
+
+
+def run_gold(cfg: Settings, echo: Echo) -> None:
+    """`qlake run gold`: gold alone, under the pipeline lock, logged."""
+    with locked_run(cfg, "gold") as (session, record):
+        report = gold(session, cfg, echo)
+        record.add(report.fact_rows_in, report.fact_rows_in)
+        record.rows_written["gold.fact_sales"] = report.fact_rows_in
+
+
+def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
+    """ingest → silver → gold, logged in ops.job_runs; returns the number of rejected files.
+
+    A drop folder holding several pending delivery groups (a backfill after an outage) is processed group by
+    group in delivery order, in this one session and one logged run: the same tables as one run per group.
+    One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
+    """
+    groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
+    with exclusive_run(session, cfg, "hourly", echo, on_acquired=silver_job.preload) as record:
+        if record is None:
+            return 0
+        rejected = 0
+        for group in groups:
+            if group is not None:
+                with phase("ingest"):
+                    rejected += ingest(session, cfg, group, echo)
+            with phase("silver"):
+                silver_report = silver(session, cfg, echo)
+            with phase("gold"):
+                gold_report = gold(session, cfg, echo)
+            record.rows_written["gold.fact_sales"] = (record.rows_written.get("gold.fact_sales", 0)
+                                                      + gold_report.fact_rows_in)
+            record.add(silver_report.rows_in, silver_report.rows_out, silver_report.quarantined)
+        with phase("tidy"):
+            for line in maintenance.tidy(cfg, catalog.lake_tables(session, cfg)):
+                echo(f"maintenance: {line}")
+        if rejected:
+            record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
+        return rejected
+
+
+def run_hourly(cfg: Settings, incoming: str | None, echo: Echo) -> int:
+    """`qlake run hourly`: an hour with nothing new returns before the engine starts (the manifests say so);
+    otherwise :func:`hourly` on the process's session. Returns the number of rejected files."""
+    with phase("check for new work (Delta logs, no engine)"):
+        idle = pending.record_if_idle(cfg, incoming)
+    if idle:
+        echo(idle)
+        return 0
+    with phase("engine start"):
+        session = spark.session(cfg)
+    return hourly(session, cfg, incoming, echo)
