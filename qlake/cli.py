@@ -170,7 +170,7 @@ def _fail(message: str) -> None:
 def run_silver(session, cfg) -> "object":
     from qlake.quality import DataQualityFailure
     from silver import job as silver_job
-    from silver.pipeline import AccountingError
+    from silver.accounting import AccountingError
 
     try:
         report = silver_job.run(session, cfg)
