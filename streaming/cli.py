@@ -17,7 +17,10 @@ import json
 import sys
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from qlake.broker import ensure_broker
 from qlake.config import settings as load_settings
 
 
@@ -33,7 +36,6 @@ from qlake.config import settings as load_settings
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def produce(count, duration, rate, seed, start, extra_field_ratio, malformed_ratio, quiet):
     """Send synthetic app events to the Kafka topic."""
-    from qlake.broker import ensure_broker
     from streaming.producer import produce as run_producer
 
     cfg = load_settings()
@@ -79,9 +81,6 @@ def stream_status(as_json):
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console()
     console.print(f"stream: [bold]{'running (pid %s)' % info['pid'] if info['running'] else 'not running'}[/bold]")
     console.print(f"query id: {info.get('query_id') or '-'}   checkpoint: {info['checkpoint']}")
