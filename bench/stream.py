@@ -79,7 +79,7 @@ def job_env() -> dict:
 
 
 def read_batches(settings) -> list[dict]:
-    from streaming.job import batches_file
+    from streaming.state import batches_file
 
     path = batches_file(settings)
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -168,7 +168,7 @@ def latency(settings, seconds: float, rate: float) -> dict:
     watcher.start()
     try:
         # Wait until the running job has taken its first (empty or backlog-free) trigger: the JVM is warm.
-        from streaming.job import _read_state
+        from streaming.state import read_state as _read_state
 
         before = len(read_batches(settings))
         deadline = time.monotonic() + 180

@@ -291,10 +291,8 @@ class Ingestor:
             "batch_id": self.batch_id,
             "ingested_at": self.now(),
         }
-        schema = "sha256 string, file_name string, file_kind string, source_path string, landing_path string, " \
-                 "size_bytes bigint, rows_added bigint, status string, duplicate_of string, batch_id string, " \
-                 "ingested_at timestamp"
-        catalog.append(self.spark, self.spark.createDataFrame([row], schema), ingested_files.TABLE, self.cfg)
+        catalog.append(self.spark, self.spark.createDataFrame([row], ingested_files.TABLE.row_schema()),
+                       ingested_files.TABLE, self.cfg)
         self.seen.add((source_path, sha))
         if status == "ingested":
             self.ingested[sha] = landing or ""
@@ -324,9 +322,8 @@ class Ingestor:
             "batch_id": self.batch_id,
             "rejected_at": at,
         }
-        schema = "sha256 string, file_name string, source_path string, quarantine_path string, size_bytes bigint, " \
-                 "reason string, batch_id string, rejected_at timestamp"
-        catalog.append(self.spark, self.spark.createDataFrame([row], schema), rejected_files.TABLE, self.cfg)
+        catalog.append(self.spark, self.spark.createDataFrame([row], rejected_files.TABLE.row_schema()),
+                       rejected_files.TABLE, self.cfg)
         self.seen.add((source_path, sha))
         return FileOutcome(source_path, "rejected", reason=reason, sha256=sha)
 

@@ -58,6 +58,7 @@ def marketing(spark: SparkSession, top: int = 10) -> list[Report]:
 
 def chart(report: Report, cfg: Settings) -> Path:
     """A horizontal bar chart of the report as PNG under reports/ (headless backend)."""
+    # Heavy (about a second of imports) and only charts need it: loaded here, not with the module.
     import matplotlib
 
     matplotlib.use("Agg")

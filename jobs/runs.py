@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from qlake import runlog, spark
 from qlake.config import Settings
 from qlake.quality import DataQualityFailure
-from silver.pipeline import AccountingError
+from silver.accounting import AccountingError
 
 Echo = Callable[[str], None]
 

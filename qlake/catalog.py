@@ -72,6 +72,11 @@ class TableSpec:
         return [(_column_name(part), _NOT_NULL.sub("", part.split(None, 1)[1]).strip())
                 for part in _split_columns(self.columns)]
 
+    def row_schema(self) -> str:
+        """The schema of rows a job builds in Python (``createDataFrame``): the columns in order, all nullable
+        (NOT NULL is the table's constraint, checked when the rows are written)."""
+        return ", ".join(f"{name} {sql_type}" for name, sql_type in self.column_types)
+
 
 def columns_from(table: str, *same: str, **renamed: str | tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Column lineage for a TableSpec: ``same`` columns keep their name in ``table``; ``renamed`` maps a column to

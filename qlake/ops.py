@@ -68,12 +68,9 @@ def record_markers(spark: SparkSession, cfg: Settings, consumer: str, source: st
         return
     now = utcnow()
     rows = [(consumer, source, m, n, run_id, now) for m, n in markers.items()]
-    df = spark.createDataFrame(
-        rows, "consumer string, source string, marker string, rows bigint, run_id string, recorded_at timestamp"
-    )
-    catalog.append(spark, df, PIPELINE_STATE, cfg)
+    catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_schema()), PIPELINE_STATE, cfg)
 
 
-def append_rows(spark: SparkSession, cfg: Settings, spec: TableSpec, rows: list[dict], schema: str) -> None:
+def append_rows(spark: SparkSession, cfg: Settings, spec: TableSpec, rows: list[dict]) -> None:
     if rows:
-        catalog.append(spark, spark.createDataFrame(rows, schema), spec, cfg)
+        catalog.append(spark, spark.createDataFrame(rows, spec.row_schema()), spec, cfg)

@@ -29,8 +29,6 @@ JOB_RUNS = TableSpec(
     comment="every job run: status succeeded | failed | skipped, counts, Delta versions written, error",
     update_interval=timedelta(hours=2),  # the scheduler records an hourly run (even a skipped one) every hour
 )
-SCHEMA = ("run_id string, job string, started_at timestamp, ended_at timestamp, status string, rows_in bigint, "
-          "rows_out bigint, rows_quarantined bigint, delta_versions string, error string")
 
 
 @dataclass
@@ -77,7 +75,7 @@ def row(record: RunRecord, ended_at: datetime | None, versions: dict | None = No
 
 def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datetime | None,
           versions: dict | None = None) -> None:
-    catalog.append(spark, spark.createDataFrame([row(record, ended_at, versions)], SCHEMA), JOB_RUNS, cfg)
+    catalog.append(spark, spark.createDataFrame([row(record, ended_at, versions)], JOB_RUNS.row_schema()), JOB_RUNS, cfg)
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from pyspark.sql import functions as F
 from bronze import branches as bronze_branches
 from qlake.catalog import TableSpec, columns_from
 from silver import cleaning
-from silver.pipeline import LINEAGE, Scd2Dimension
+from silver.context import LINEAGE
+from silver.dimension import Scd2Dimension
 
 TABLE = TableSpec(
     name="silver.branches",

@@ -13,7 +13,9 @@ from pyspark.sql import functions as F
 
 from qlake import catalog
 from qlake.catalog import TableSpec, columns_from
-from silver.pipeline import SilverContext, apply_scd2, latest_per_key
+from silver.context import SilverContext
+from silver.dedup import latest_per_key
+from silver.scd2 import apply_scd2
 
 TABLE = TableSpec(
     name="silver.customers",

@@ -5,18 +5,23 @@ Docs to $QLAKE_HOME/dq."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
+import threading
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
+from bronze import sales_transactions as bronze_transactions
 from qlake import catalog, ops
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality import Validator
 from silver import branches, customers, products, sales_agents, sales_transactions
-from bronze import sales_transactions as bronze_transactions
-from silver.pipeline import Accounting, SilverContext, finish_dimension, known_keys, record_run, stage_dimension
+from silver.accounting import Accounting, record_run
+from silver.context import SilverContext
+from silver.dimension import finish_dimension, known_keys, stage_dimension
 
 
 @dataclass
@@ -47,10 +52,6 @@ class SilverReport:
 def preload() -> None:
     """Import Great Expectations in the background (~2.5 s of imports) while engine work runs; the first
     validation waits for it (Python's import lock). Calling it again while it runs or after is harmless."""
-    import importlib
-    import sys
-    import threading
-
     if "great_expectations" not in sys.modules:
         threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
@@ -103,10 +104,5 @@ def _store_dq_results(ctx: SilverContext) -> list[dict]:
         }
         for table, r in ctx.dq_results
     ]
-    ops.append_rows(
-        ctx.spark, ctx.cfg, ops.DQ_RESULTS, rows,
-        "run_id string, table_name string, rule string, action string, expectation_type string, "
-        "column_name string, evaluated bigint, failed bigint, success boolean, examples string, "
-        "checked_at timestamp",
-    )
+    ops.append_rows(ctx.spark, ctx.cfg, ops.DQ_RESULTS, rows)
     return rows

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from qlake import catalog
 from qlake.catalog import TableSpec, columns_from
-from silver.pipeline import SilverContext
+from silver.context import SilverContext
 
 TABLE = TableSpec(
     name="silver.products",

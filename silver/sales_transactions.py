@@ -18,18 +18,11 @@ from bronze import sales_transactions as bronze_transactions
 from qlake import catalog, table_stats
 from qlake.catalog import TableSpec, columns_from
 from silver import cleaning
-from silver.pipeline import (
-    LINEAGE,
-    Accounting,
-    AccountingError,
-    FlaggedBatch,
-    SilverContext,
-    check_batch,
-    deduplicate,
-    flag_batch,
-    new_bronze_rows,
-    quarantine,
-)
+from silver.accounting import Accounting, AccountingError
+from silver.context import LINEAGE, SilverContext
+from silver.dedup import deduplicate
+from silver.incremental import new_bronze_rows
+from silver.quality_gate import FlaggedBatch, check_batch, flag_batch, quarantine
 
 _OFFERS = tuple(f"offer_{k}" for k in range(1, 6))
 TABLE = TableSpec(

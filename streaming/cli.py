@@ -6,6 +6,9 @@
     qlake report stream [--follow] [--interval S]
 
 ``python -m streaming.cli ...`` runs the same commands stand-alone.
+
+Heavy by design: every ``qlake`` command imports this module, and the stream's modules load pyarrow, deltalake,
+Kafka and classic Spark (seconds of imports), so each command imports what it runs inside its own body.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import json
 import sys
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from qlake.broker import ensure_broker
 from qlake.config import settings as load_settings
 
 
@@ -30,7 +36,6 @@ from qlake.config import settings as load_settings
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def produce(count, duration, rate, seed, start, extra_field_ratio, malformed_ratio, quiet):
     """Send synthetic app events to the Kafka topic."""
-    from qlake.broker import ensure_broker
     from streaming.producer import produce as run_producer
 
     cfg = load_settings()
@@ -49,9 +54,8 @@ def produce(count, duration, rate, seed, start, extra_field_ratio, malformed_rat
 @click.option("--starting-offsets", type=click.Choice(["earliest", "latest"]), default="earliest",
               help="Where a brand-new query starts (ignored once the checkpoint exists).")
 @click.option("--watermark", default=None, help='How late an event may be and still count in reports, e.g. "10 minutes".')
-@click.option("--inject-fault", default=None, hidden=True, help="Tests only: TABLE:BATCH -> SIGKILL after that write.")
 @click.pass_context
-def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starting_offsets, watermark, inject_fault):
+def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starting_offsets, watermark):
     """Run the app events stream (Kafka -> bronze/silver/gold Delta). SIGTERM stops it after the current batch."""
     if ctx.invoked_subcommand is not None:
         return
@@ -63,7 +67,6 @@ def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starti
         trigger_interval=trigger_interval or DEFAULT_TRIGGER,
         starting_offsets=starting_offsets,
         watermark=watermark or DEFAULT_WATERMARK,
-        fault=inject_fault,
     )
     ctx.exit(run(load_settings(), options))
 
@@ -72,15 +75,12 @@ def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starti
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def stream_status(as_json):
     """Is the stream running, its last committed batch, and the lag per partition."""
-    from streaming.job import status
+    from streaming.state import status
 
     info = status(load_settings())
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console()
     console.print(f"stream: [bold]{'running (pid %s)' % info['pid'] if info['running'] else 'not running'}[/bold]")
     console.print(f"query id: {info.get('query_id') or '-'}   checkpoint: {info['checkpoint']}")

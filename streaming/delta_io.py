@@ -13,7 +13,10 @@ import functools
 from datetime import datetime, timezone
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from qlake import storage
 from qlake.catalog import TableSpec
@@ -23,9 +26,6 @@ from qlake.config import Settings
 @functools.lru_cache(maxsize=None)
 def arrow_schema(columns_ddl: str) -> pa.Schema:
     """The Arrow schema of a table from its column DDL (the one contract for both Spark and deltalake)."""
-    from pyspark.sql import types as T
-    from pyspark.sql.pandas.types import to_arrow_schema
-
     struct = T._parse_datatype_string(columns_ddl)
     return to_arrow_schema(struct, timezone="UTC")
 
@@ -117,8 +117,6 @@ def _sql_literal(value) -> str:
 
 def read_rows(settings: Settings, spec: TableSpec, column: str, values: list) -> pa.Table:
     """Current rows whose ``column`` is in ``values`` (file statistics prune the rest)."""
-    import pyarrow.dataset as ds
-
     table = open_table(settings, spec)
     schema = spec_schema(spec)
     if not values:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from deltalake import DeltaTable
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.generated.output_statistics_output_dataset import OutputStatisticsOutputDatasetFacet
 
@@ -20,8 +21,6 @@ JOB = "stream"
 
 def batch_events(settings: Settings, stats, query_id: str, specs: dict) -> list[RunEvent]:
     """START and COMPLETE of one batch; ``specs`` maps table name -> TableSpec of the tables it may write."""
-    from deltalake import DeltaTable
-
     run_id = f"{JOB}-{query_id}-{stats.batch_id}"
     rows = {
         "bronze.app_events": stats.bronze, "bronze.app_events_rejected": stats.rejected,

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from datetime import datetime
 
+from pyspark.sql import Window
+from pyspark.sql import functions as F
 from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 
 from qlake.config import Settings
+from qlake.spark import session
+from streaming import funnel, revenue, top_products
+from streaming.state import status
 
 
 def latest(settings: Settings, minutes: int = 5, top: int = 5) -> dict:
     """The newest ``minutes`` funnel / revenue windows and the newest 5-minute window's leaders, as row dicts."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    from qlake.spark import session
-    from streaming import funnel, revenue, top_products
-
     spark = session(settings)
     funnel_rows = (
         spark.table(funnel.SPEC.name).orderBy(F.col("window_start").desc()).limit(minutes).collect()
@@ -108,19 +110,10 @@ def render(data: dict, job: dict | None = None) -> Group:
 
 def show(settings: Settings, follow: bool = False, interval: float = 5.0, minutes: int = 5, top: int = 5,
          console: Console | None = None) -> None:
-    from streaming.job import status
-
     console = console or Console()
     if not follow:
         console.print(render(latest(settings, minutes, top), status(settings)))
         return
-    import signal
-    import threading
-
-    from rich.live import Live
-
-    from qlake.spark import session
-
     # Our own handlers, installed after the engine started (embedded Sail takes over SIGINT when it starts, and
     # Ctrl-C would never reach Python): Ctrl-C / SIGTERM end the loop after the refresh in progress.
     session(settings)

@@ -133,3 +133,21 @@ def test_pipeline_jobs_refuse_to_run_under_another(cfg):
                              env=dict(os.environ))
     assert out.returncode != 0
     assert "gold: an hourly run (or another silver/gold/replay run) is in progress" in out.stderr
+
+
+def test_row_schema_is_the_spec_without_not_null_and_builds_rows(spark):
+    """Rows written by Python take their schema from the TableSpec: same names, order and types, all nullable."""
+    from decimal import Decimal
+
+    from qlake.catalog import TableSpec
+
+    spec = TableSpec(name="qtest.row_schema", columns="id INT NOT NULL, amount DECIMAL(12,2), "
+                                                      "tags MAP<STRING, STRING> NOT NULL, label STRING")
+    assert spec.row_schema() == "id INT, amount DECIMAL(12,2), tags MAP<STRING, STRING>, label STRING"
+    df = spark.createDataFrame([{"id": 1, "amount": Decimal("2.50"), "tags": {"k": "v"}, "label": None}],
+                               spec.row_schema())
+    assert [(f.name, f.dataType.simpleString(), f.nullable) for f in df.schema.fields] == [
+        ("id", "int", True), ("amount", "decimal(12,2)", True), ("tags", "map<string,string>", True),
+        ("label", "string", True),
+    ]
+    assert [tuple(r) for r in df.collect()] == [(1, Decimal("2.50"), {"k": "v"}, None)]

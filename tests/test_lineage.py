@@ -214,7 +214,8 @@ def test_a_stream_batch_emits_start_and_complete_with_its_tables(built, spark, c
 
     from qlake import catalog
     from streaming import app_events, lineage
-    from streaming.job import BatchStats, tables
+    from streaming.batch_writer import BatchStats
+    from streaming.outputs import tables
 
     for spec in (app_events.BRONZE, app_events.SILVER):
         catalog.ensure_table(spark, spec, cfg)

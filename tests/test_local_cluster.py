@@ -42,10 +42,10 @@ _FIGURES = r"""
 import json, sys
 from qlake import catalog, spark as qspark
 from qlake.config import settings
-from streaming import job as stream_job
+from streaming import engine as stream_engine
 
 cfg = settings()
-stream_job.register_tables(cfg)  # its own child process, same environment: the cluster-mode engine
+stream_engine.register_tables(cfg)  # its own child process, same environment: the cluster-mode engine
 s = qspark.session(cfg)
 one = lambda q: s.sql(q).collect()[0][0]
 out = {

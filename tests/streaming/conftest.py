@@ -46,6 +46,13 @@ class StreamHarness:
         result = self.cli("stream", *args, timeout=timeout, **env)
         return result
 
+    def stream_killed_after(self, table: str, batch_id: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        """The job with a SIGKILL right after ``table``'s commit of batch ``batch_id`` (the test seam)."""
+        return subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("kill_mid_batch.py")), f"{table}:{batch_id}", *args],
+            env=self.env(), cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        )
+
     def start_stream(self, *args: str, **env: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "streaming.cli", "stream", *args], env=self.env(**env), cwd=REPO,
@@ -124,7 +131,8 @@ def harness():
     from qlake.broker import Broker, create_topic
     from qlake.config import settings as load_settings
     from qlake.services import Metastore
-    from streaming.job import checkpoint_location, tables
+    from streaming.outputs import tables
+    from streaming.state import checkpoint_location
 
     previous_topic = os.environ.get("QLAKE_KAFKA_TOPIC")
     os.environ["QLAKE_KAFKA_TOPIC"] = f"app_events_{uuid.uuid4().hex[:8]}"

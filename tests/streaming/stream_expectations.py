@@ -1,6 +1,6 @@
 """Independent recomputation of what the stream must have written, from the producer's own messages.
 
-Plain Python over :func:`streaming.producer.generate` (no Spark, no code shared with the job's aggregations), so a
+Plain Python over :func:`streaming.synthetic_events.generate` (no Spark, no code shared with the job's aggregations), so a
 bug in the job's windowing or merging cannot hide by being repeated here.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from qlake.storage import read_delta
-from streaming.producer import Message, generate
+from streaming.synthetic_events import Message, generate
 
 
 def messages(runs: list[dict]) -> list[Message]:

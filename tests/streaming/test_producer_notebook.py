@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 from helpers import drop_tables
-from streaming.job import running_pid
+from streaming.state import running_pid
 from streaming.producer import ProducerOptions, ProducerRun, generate, produce
 from test_notebooks import WRITES, kernel_specs, nbformat, NOTEBOOKS, run_notebook, text  # noqa: F401 - fixture
 

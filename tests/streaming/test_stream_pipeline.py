@@ -15,7 +15,7 @@ from pathlib import Path
 
 import stream_expectations as expect
 
-from streaming.producer import COMMON_FIELDS
+from streaming.synthetic_events import COMMON_FIELDS
 
 BRONZE, REJECTED, SILVER = "bronze.app_events", "bronze.app_events_rejected", "silver.app_events"
 FUNNEL, TOP, REVENUE = "gold.stream_funnel_1m", "gold.stream_top_products_5m", "gold.stream_revenue_by_payment_1m"
@@ -52,7 +52,7 @@ def assert_reports_match(harness) -> None:
 
 
 def batches(harness) -> list[dict]:
-    from streaming.job import batches_file
+    from streaming.state import batches_file
 
     path = batches_file(harness.settings)
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -178,8 +178,7 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(harness):
     harness.produce(count=1_500, seed=3, start="2026-01-03T00:00:00")
     # SIGKILL right after silver is committed for the run's 2nd batch: bronze and silver have it, gold does not.
     crash_batch = last + 2
-    result = harness.stream("--available-now", "--max-offsets-per-trigger", "500",
-                            "--inject-fault", f"{SILVER}:{crash_batch}")
+    result = harness.stream_killed_after(SILVER, crash_batch, "--available-now", "--max-offsets-per-trigger", "500")
     assert result.returncode == -9, result.stderr[-4000:]
     assert harness.count(BRONZE) == 10_500 + 1_000
     deadline = time.monotonic() + 20

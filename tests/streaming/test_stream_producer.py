@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from streaming.producer import (
+from streaming.synthetic_events import (
     ALGORITHMS,
     CATEGORIES,
     COMMON_FIELDS,

@@ -1,0 +1,35 @@
+"""What one silver run shares between its tables, and the bronze lineage columns every silver row keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from pyspark.sql import SparkSession
+
+from qlake import ops
+from qlake.config import Settings
+from qlake.quality import RuleResult, Validator
+from silver.accounting import Accounting
+
+LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_batch_id", "_ingested_at")
+ROW_ID = ["_source_sha256", "_row_number"]  # a bronze row: the delivered file's content hash and the line in it
+
+
+@dataclass
+class SilverContext:
+    """What one silver run shares between its tables."""
+
+    spark: SparkSession
+    cfg: Settings
+    run_id: str
+    validator: Validator
+    run_date: date
+    now: datetime = field(default_factory=ops.utcnow)
+    dq_results: list[tuple[str, RuleResult]] = field(default_factory=list)
+    accounting: list[Accounting] = field(default_factory=list)
+    scratch: list[str] = field(default_factory=list)
+
+    @property
+    def params(self) -> dict:
+        return {"run_date": self.run_date}

@@ -1,0 +1,94 @@
+"""The quality gate of a silver batch: each row flagged with the rules it breaks, the table's GX suite run on the
+flagged batch, and the rows that broke a quarantine rule written to ``silver.quarantine_<table>``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from qlake import catalog
+from qlake.catalog import TableSpec
+from qlake.quality import flag_rows, raise_for_failures
+from silver.context import ROW_ID, SilverContext
+from silver.incremental import NewRows
+
+QUARANTINE_COLUMNS = (
+    "failed_rules ARRAY<STRING> NOT NULL, raw_row STRING NOT NULL, _source_file STRING NOT NULL, "
+    "_source_sha256 STRING NOT NULL, _row_number BIGINT NOT NULL, _batch_id STRING, run_id STRING NOT NULL, "
+    "quarantined_at TIMESTAMP NOT NULL"
+)
+
+
+def quarantine_spec(table: str) -> TableSpec:
+    return TableSpec(
+        name=f"silver.quarantine_{table}",
+        columns=QUARANTINE_COLUMNS,
+        comment=f"rows of bronze.{table} that broke a quarantine rule, with the rules and the raw row",
+    )
+
+
+def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) -> DataFrame:
+    """Flag each row with the rules it breaks and materialize the flagged batch (no Great Expectations yet).
+
+    Materialized once: GX runs dozens of metric queries over it, and quarantine, dedup and the counts read it
+    again. Partitioned by the routing decision: the good rows are then a partition, not a filter. Sail checks a
+    table's NOT NULL columns on an INSERT's rows *before* a filter in its source (the quarantined rows with a
+    NULL key would fail the write of the good ones); a pruned partition is never read.
+    """
+    scratch = f"{ctx.run_id}/{table}"
+    ctx.scratch.append(scratch)
+    flagged = flag_rows(staged, ctx.validator.rules(suite), ctx.params)
+    return catalog.materialize(
+        ctx.spark, flagged.withColumn("_is_quarantined", F.size("_failed_rules") > 0), ctx.cfg, scratch,
+        partition_by=["_is_quarantined"],
+    )
+
+
+def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> None:
+    """Run the table's GX suite on the flagged batch: record per-rule results, stop on a broken ``fail`` rule."""
+    results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")
+    ctx.dq_results.extend((table, r) for r in results)
+    raise_for_failures(table, results)
+
+
+@dataclass
+class FlaggedBatch:
+    """New bronze rows of one table, staged, flagged and materialized; ``flagged`` is None when there are none."""
+
+    new: NewRows
+    flagged: DataFrame | None
+
+    def good(self) -> DataFrame:
+        return self.flagged.where(~is_quarantined())
+
+
+def is_quarantined() -> Column:
+    return F.col("_is_quarantined")
+
+
+def quarantine(ctx: SilverContext, flagged: DataFrame, table: str, bronze: DataFrame,
+               raw_columns: tuple[str, ...]) -> int:
+    """Write rows that broke a quarantine rule (idempotent per source file + row) and return their count.
+
+    The raw row is looked up in bronze for the quarantined rows only, so the staged batch does not carry a
+    copy of every delivered row.
+    """
+    bad = flagged.where(is_quarantined())
+    count = bad.count()
+    if count:
+        raw = bronze.select(*ROW_ID, F.to_json(F.struct(*[F.col(f"`{c}`") for c in raw_columns])).alias("raw_row"))
+        rows = bad.select("_failed_rules", "_source_file", *ROW_ID, "_batch_id").join(raw, on=ROW_ID, how="inner")
+        rows = rows.select(
+            F.col("_failed_rules").alias("failed_rules"),
+            "raw_row",
+            "_source_file",
+            *ROW_ID,
+            "_batch_id",
+            F.lit(ctx.run_id).alias("run_id"),
+            F.lit(ctx.now).cast("timestamp").alias("quarantined_at"),
+        )
+        catalog.merge(ctx.spark, rows, quarantine_spec(table), keys=ROW_ID,
+                      cfg=ctx.cfg, update_when_changed=["failed_rules"])
+    return count

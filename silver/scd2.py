@@ -1,0 +1,89 @@
+"""SCD type 2 history: observations of a key's attributes collapse into versions with ``valid_from``/``valid_to``,
+and a batch of deliveries touches only the current versions of the keys it delivers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from qlake import catalog
+from qlake.catalog import TableSpec
+from silver.context import SilverContext
+
+# A member's first version is valid from here, so facts dated before its first delivery still find it.
+BEGINNING_OF_TIME = datetime(1900, 1, 1)
+
+
+def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str], effective: str,
+                  order_tiebreak: list, floor: datetime | date | None = None) -> DataFrame:
+    """Type-2 history from observations of (keys, attributes) at ``effective`` times.
+
+    Consecutive observations with the same attributes collapse into one version; a version lasts until the
+    next one starts (``valid_to`` exclusive, NULL while current). With ``floor``, a *new* key's first version
+    is valid from then, so facts older than its first delivery still find it; an observation flagged
+    ``_is_stored`` (a version already in the table) keeps its own ``valid_from``.
+    """
+    by_time = Window.partitionBy(*keys).orderBy(
+        F.col(effective), *[F.col(c) if isinstance(c, str) else c for c in order_tiebreak]
+    )
+    hashed = observations.withColumn(
+        "_attr_hash", F.sha2(F.to_json(F.struct(*[F.col(c) for c in attributes])), 256)
+    ).withColumn("_prev_hash", F.lag("_attr_hash").over(by_time))
+    starts = hashed.where(F.col("_prev_hash").isNull() | (F.col("_prev_hash") != F.col("_attr_hash")))
+    versions = (
+        starts.withColumn("valid_to", F.lead(effective).over(by_time))
+        .withColumn("_version", F.row_number().over(by_time))
+        .withColumn("valid_from", F.col(effective))
+    )
+    if floor is not None:
+        stored = F.coalesce(F.col("_is_stored"), F.lit(False)) if "_is_stored" in observations.columns else F.lit(False)
+        versions = versions.withColumn(
+            "valid_from",
+            F.when((F.col("_version") == 1) & ~stored, F.lit(floor).cast(versions.schema[effective].dataType))
+            .otherwise(F.col("valid_from")),
+        )
+    return versions.withColumn("is_current", F.col("valid_to").isNull()).drop("_prev_hash")
+
+
+def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[str], surrogate_key: str,
+               delivered: DataFrame, extra: list[str] | None = None) -> tuple[int, int]:
+    """Add delivered observations to an SCD2 table; returns (new versions, versions closed).
+
+    Only current rows take part: each touched key's current version plus its new observations (one per
+    delivery, ``_effective`` = delivery time) are collapsed into versions. A MERGE on the surrogate key then
+    closes the old current row and inserts the new ones, so the cost follows the batch, not the history.
+    """
+    extra = extra or []
+    current = ctx.spark.table(spec.name).where(F.col("is_current")).join(
+        delivered.select(key).distinct(), on=key, how="left_semi"
+    )
+    observations = current.select(
+        key, *attributes, F.col("valid_from").alias("_effective"), *extra, F.lit(True).alias("_is_stored")
+    ).unionByName(delivered.select(key, *attributes, "_effective", *extra, F.lit(False).alias("_is_stored")))
+    # On a tie (the same delivery processed again after a crash) the stored version comes first and absorbs it.
+    versions = scd2_versions(observations, [key], attributes, "_effective", [F.col("_is_stored").desc(), *extra],
+                             floor=BEGINNING_OF_TIME)
+    rows = versions.select(
+        F.xxhash64(F.col(key), F.col("valid_from")).alias(surrogate_key),
+        key, *attributes, "valid_from", "valid_to", "is_current", *extra,
+        F.lit(ctx.now).cast("timestamp").alias("_updated_at"),
+    )
+    # Written once: the counts and the write read it, and it must not change when the write commits.
+    scratch = f"{ctx.run_id}/{spec.table}_versions"
+    ctx.scratch.append(scratch)
+    rows = catalog.materialize(ctx.spark, rows, ctx.cfg, scratch)
+    new_rows = rows.join(ctx.spark.table(spec.name).select(surrogate_key), on=surrogate_key, how="left_anti")
+    new_versions = new_rows.count()
+    closed = rows.where(~F.col("is_current")).join(
+        current.select(surrogate_key), on=surrogate_key, how="left_semi"
+    ).count()
+    if closed:
+        # Keys with a stored version change together (close + open) in one MERGE; only changed keys take part.
+        changed = rows.join(new_rows.select(key).distinct(), on=key, how="left_semi")
+        catalog.merge(ctx.spark, changed, spec, keys=[surrogate_key], cfg=ctx.cfg,
+                      update_when_changed=["valid_to", "is_current"], atomic=True)
+    elif new_versions:
+        catalog.append(ctx.spark, new_rows, spec, ctx.cfg)  # only keys without a stored version: one commit
+    return new_versions, closed
