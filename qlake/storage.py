@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+from deltalake import DeltaTable
 
 CHUNK = 8 * 1024 * 1024
 
@@ -95,8 +96,6 @@ def read_delta(table, columns: list[str] | None = None, filter=None) -> pa.Table
     ``to_pyarrow_table()`` and 13/20 with pyarrow imported first, 0/30 with ``use_threads=False``. The tables the
     CLI reads this way are small (run log, manifests, lineage lookups), so one thread costs nothing.
     """
-    from deltalake import DeltaTable  # heavy native module; only the readers that need it pay for it
-
     if not isinstance(table, DeltaTable):
         table = DeltaTable(str(table))
     return table.to_pyarrow_dataset().to_table(columns=columns, filter=filter, use_threads=False)
