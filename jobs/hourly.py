@@ -17,7 +17,7 @@ from qlake.profile import phase
 from silver import job as silver_job
 
 
-def ingest(session, cfg: Settings, paths, echo: Echo) -> int:
+def ingest_paths(session, cfg: Settings, paths, echo: Echo) -> int:
     """Land ``paths`` in bronze, a line per file; returns the number of rejected files."""
     report = bronze_ingest.ingest(session, cfg, paths, on_file=lambda outcome: echo(outcome.line()))
     for warning in report.warnings:
@@ -26,7 +26,7 @@ def ingest(session, cfg: Settings, paths, echo: Echo) -> int:
     return len(report.rejected)
 
 
-def silver(session, cfg: Settings, echo: Echo) -> silver_job.SilverReport:
+def build_silver(session, cfg: Settings, echo: Echo) -> silver_job.SilverReport:
     """bronze → silver once (raises DataQualityFailure / AccountingError when a batch may not land)."""
     report = silver_job.run(session, cfg)
     for line in report.lines():
@@ -34,7 +34,8 @@ def silver(session, cfg: Settings, echo: Echo) -> silver_job.SilverReport:
     return report
 
 
-def gold(session, cfg: Settings, echo: Echo) -> gold_job.GoldReport:
+def build_gold(session, cfg: Settings, echo: Echo) -> gold_job.GoldReport:
+    """silver → gold once: the star schema and the marketing aggregates from the new facts."""
     report = gold_job.run(session, cfg)
     for line in report.lines():
         echo(line)
@@ -44,14 +45,14 @@ def gold(session, cfg: Settings, echo: Echo) -> gold_job.GoldReport:
 def run_silver(cfg: Settings, echo: Echo) -> None:
     """`qlake run silver`: silver alone, under the pipeline lock, logged."""
     with locked_run(cfg, "silver") as (session, record):
-        report = silver(session, cfg, echo)
+        report = build_silver(session, cfg, echo)
         record.add(report.rows_in, report.rows_out, report.quarantined)
 
 
 def run_gold(cfg: Settings, echo: Echo) -> None:
     """`qlake run gold`: gold alone, under the pipeline lock, logged."""
     with locked_run(cfg, "gold") as (session, record):
-        report = gold(session, cfg, echo)
+        report = build_gold(session, cfg, echo)
         record.add(report.fact_rows_in, report.fact_rows_in)
         record.rows_written["gold.fact_sales"] = report.fact_rows_in
 
@@ -71,11 +72,11 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
         for group in groups:
             if group is not None:
                 with phase("ingest"):
-                    rejected += ingest(session, cfg, group, echo)
+                    rejected += ingest_paths(session, cfg, group, echo)
             with phase("silver"):
-                silver_report = silver(session, cfg, echo)
+                silver_report = build_silver(session, cfg, echo)
             with phase("gold"):
-                gold_report = gold(session, cfg, echo)
+                gold_report = build_gold(session, cfg, echo)
             record.rows_written["gold.fact_sales"] = (record.rows_written.get("gold.fact_sales", 0)
                                                       + gold_report.fact_rows_in)
             record.add(silver_report.rows_in, silver_report.rows_out, silver_report.quarantined)
