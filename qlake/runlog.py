@@ -75,7 +75,8 @@ def row(record: RunRecord, ended_at: datetime | None, versions: dict | None = No
 
 def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datetime | None,
           versions: dict | None = None) -> None:
-    catalog.append(spark, spark.createDataFrame([row(record, ended_at, versions)], JOB_RUNS.row_schema()), JOB_RUNS, cfg)
+    rows = spark.createDataFrame([row(record, ended_at, versions)], JOB_RUNS.row_schema())
+    catalog.append(spark, rows, JOB_RUNS, cfg)
 
 
 @contextmanager

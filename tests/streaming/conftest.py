@@ -46,7 +46,8 @@ class StreamHarness:
         result = self.cli("stream", *args, timeout=timeout, **env)
         return result
 
-    def stream_killed_after(self, table: str, batch_id: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    def stream_killed_after(self, table: str, batch_id: int, *args: str,
+                            timeout: float = 240) -> subprocess.CompletedProcess:
         """The job with a SIGKILL right after ``table``'s commit of batch ``batch_id`` (the test seam)."""
         return subprocess.run(
             [sys.executable, str(Path(__file__).with_name("kill_mid_batch.py")), f"{table}:{batch_id}", *args],

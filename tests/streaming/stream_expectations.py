@@ -1,7 +1,7 @@
 """Independent recomputation of what the stream must have written, from the producer's own messages.
 
-Plain Python over :func:`streaming.synthetic_events.generate` (no Spark, no code shared with the job's aggregations), so a
-bug in the job's windowing or merging cannot hide by being repeated here.
+Plain Python over :func:`streaming.synthetic_events.generate` (no Spark, no code shared with the job's
+aggregations), so a bug in the job's windowing or merging cannot hide by being repeated here.
 """
 
 from __future__ import annotations
