@@ -432,6 +432,16 @@ def _declare_tables() -> None:
     importlib.import_module("qlake.runlog")
 
 
+@main.command("tables")
+@click.option("--graph", is_flag=True, help="print the table DAG (declared inputs) as Mermaid")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def tables_cmd(graph: bool, fmt: str) -> None:
+    """Every table: layer, grain, inputs, expectations suite, tests, where it is declared and stored."""
+    from jobs import tables
+
+    click.echo(tables.mermaid()) if graph else print_rows(*tables.listing(settings()), fmt=fmt, title="tables")
+
+
 @main.command("lineage")
 @click.argument("target")
 @click.option("--key", help="a key value of the table's grain (e.g. a transaction_id): the delivered file and row")

@@ -16,7 +16,8 @@ from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
 from qlake import catalog
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import cleaning
 from silver.pipeline import (
     LINEAGE,
@@ -32,8 +33,13 @@ from silver.pipeline import (
 )
 
 _OFFERS = tuple(f"offer_{k}" for k in range(1, 6))
-TABLE = TableSpec(
+TABLE = Table(
     name="silver.sales_transactions",
+    grain="one row per sale (transaction_id), the latest delivery of it",
+    build="staged",
+    suite="silver_sales_transactions",
+    reads=("silver.branches", "silver.sales_agents"),
+    tests=("tests/silver/test_sales_transactions.py",),
     columns=(
         "transaction_id STRING NOT NULL, transaction_date DATE NOT NULL, customer_id STRING NOT NULL, "
         "customer_first_name STRING, customer_last_name STRING, customer_email STRING, "
@@ -58,7 +64,7 @@ TABLE = TableSpec(
                         "shipping_address"),
     ),
 )
-SUITE = "silver_sales_transactions"
+SUITE = TABLE.suite
 KEY = "transaction_id"
 BUSINESS_COLUMNS = [c.split()[0] for c in TABLE.columns.split(", ") if c and not c.startswith("_")]
 OFFER_COLUMNS = list(_OFFERS)
