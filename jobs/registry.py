@@ -99,7 +99,7 @@ def check(entries: Iterable[Registered] | None = None) -> list[str]:
     entries = list(registry().values() if entries is None else entries)
     problems = []
     try:
-        table_graph.levels([r.table for r in entries])
+        table_graph.levels([r.table for r in entries], known=())
     except table_graph.GraphError as exc:
         problems.append(str(exc))
     for entry in entries:

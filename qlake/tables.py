@@ -64,17 +64,18 @@ class GraphError(ValueError):
     """The declared inputs do not form a DAG over known tables; the message names the tables."""
 
 
-def levels(tables: Iterable[TableSpec], known: Iterable[str] = ()) -> list[list[str]]:
+def levels(tables: Iterable[TableSpec], known: Iterable[str] | None = None) -> list[list[str]]:
     """Topological levels of ``tables`` by their declared inputs: every table comes after the tables it reads.
 
-    Tables of one level read none of each other, so a runner may build them side by side. Inputs outside
-    ``tables`` must be in ``known`` (tables built by another job, e.g. silver for gold) or the graph is refused.
-    Within a level, names keep the order they were given in.
+    Tables of one level read none of each other, so a runner may build them side by side. With ``known``, an
+    input outside ``tables`` must be in it (a table another job builds) or the graph is refused; without it such
+    inputs are taken as built before (a layer's job orders its own tables). Within a level, names keep the order
+    they were given in.
     """
     tables = list(tables)
     inputs = {t.name: set(getattr(t, "inputs", ())) for t in tables}
-    known = set(known)
-    unknown = {name: sorted(reads - inputs.keys() - known) for name, reads in inputs.items()}
+    unknown = {} if known is None else {name: sorted(reads - inputs.keys() - set(known))
+                                        for name, reads in inputs.items()}
     unknown = {name: missing for name, missing in unknown.items() if missing}
     if unknown:
         raise GraphError("unknown inputs: " + "; ".join(f"{n} reads {', '.join(m)}" for n, m in unknown.items()))
@@ -93,6 +94,6 @@ def levels(tables: Iterable[TableSpec], known: Iterable[str] = ()) -> list[list[
     return out
 
 
-def order(tables: Iterable[TableSpec], known: Iterable[str] = ()) -> list[str]:
+def order(tables: Iterable[TableSpec], known: Iterable[str] | None = None) -> list[str]:
     """The names of ``tables`` in a build order (the levels, flattened)."""
     return [name for level in levels(tables, known) for name in level]

@@ -58,7 +58,7 @@ def test_a_cycle_and_an_unknown_input_name_the_tables():
     with pytest.raises(GraphError, match=r"input cycle among: t\.a \(reads t\.b\), t\.b \(reads t\.a\)"):
         levels([_table("t.a", "t.b"), _table("t.b", "t.a"), _table("t.c")])
     with pytest.raises(GraphError, match=r"unknown inputs: t\.a reads t\.nowhere"):
-        levels([_table("t.a", "t.nowhere")])
+        levels([_table("t.a", "t.nowhere")], known=["s.x"])
     assert levels([_table("t.b", "t.a"), _table("t.a", "s.x")], known=["s.x"]) == [["t.a"], ["t.b"]]
 
 
@@ -100,3 +100,14 @@ def test_qlake_tables_lists_every_table_and_prints_the_graph(cfg):
     assert "  gold_fact_sales --> gold_mkt_top_products\n" in graph.stdout
     assert "  silver_app_events --> gold_stream_funnel_1m\n" in graph.stdout
     assert graph.stdout.count(" --> ") == sum(len(r.table.inputs) for r in registry.tables())
+
+
+def test_the_layer_jobs_write_every_table_of_their_package_in_registry_order():
+    from gold import job as gold_job
+    from silver import job as silver_job
+
+    for job, package in ((gold_job, "gold"), (silver_job, "silver")):
+        assert {m.TABLE.name for m in job.MODULES} == {r.name for r in registry.tables(package)}, package
+        assert [sorted(level) for level in job.LEVELS] == [sorted(level) for level in registry.levels(package)]
+    assert gold_job.LEVELS[1] == ["gold.fact_sales"]
+    assert [gold_job._label(level) for level in gold_job.LEVELS] == ["dimensions", "fact_sales", "marketing aggregates"]
