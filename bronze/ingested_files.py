@@ -6,10 +6,13 @@ the same content seen again (a re-run) is not recorded again, so re-running inge
 
 from datetime import timedelta
 
-from qlake.catalog import TableSpec
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="bronze.ingested_files",
+    grain="one row per delivery of a file (path + content sha256); a re-delivery is recorded with 0 rows",
+    build="bronze.ingest.ingest",
+    tests=("tests/test_sample_pipeline.py", "tests/test_drop_folder.py"),
     columns=(
         "sha256 STRING NOT NULL, file_name STRING NOT NULL, file_kind STRING NOT NULL, "
         "source_path STRING NOT NULL, landing_path STRING, size_bytes BIGINT NOT NULL, rows_added BIGINT NOT NULL, "

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from qlake.catalog import TableSpec
+from qlake.tables import Table
 
 # Lineage columns added to every raw row; `_ingest_date` partitions the bronze tables.
 LINEAGE_COLUMNS = (
@@ -30,10 +30,13 @@ class RawFileKind:
     min_fields: int
 
     @property
-    def table(self) -> TableSpec:
+    def table(self) -> Table:
         source = ", ".join(f"`{c}` STRING" for c in self.columns)
-        return TableSpec(
+        return Table(
             name=f"bronze.{self.kind}",
+            grain=f"one row per delivered row of a {self.kind} file, all strings, as delivered",
+            build="bronze.ingest.ingest",
+            tests=("tests/test_sample_pipeline.py", "tests/test_bronze_bad_files.py", "tests/test_drop_folder.py"),
             columns=f"{source}, {LINEAGE_COLUMNS}",
             partitioned_by=("_ingest_date",),
             comment=f"{self.kind} rows exactly as delivered (all strings) with lineage",

@@ -1,4 +1,5 @@
-"""`qlake status` (job runs, freshness, engine) and `qlake lineage` (where a table or column comes from)."""
+"""`qlake status` (job runs, freshness, engine), `qlake lineage` (where a table or column comes from) and
+`qlake tables` (every table the registry knows)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 import click
 
 from cli.output import err_console, print_rows
-from jobs.declared import declare_tables
+from jobs import tables
+from jobs.registry import declared_specs
 from qlake import freshness, lineage, runlog
 from qlake.config import settings
 from qlake.spark import engine_description
@@ -23,7 +25,7 @@ def status_cmd(limit: int, as_json: bool) -> None:
     Exits 2 when a table is stale (its last commit is older than its declared update interval): a health check.
     """
     cfg = settings()
-    declared = declare_tables()
+    declared = declared_specs()
     try:
         fresh = freshness.check(cfg, declared.values())
     except ValueError as exc:
@@ -53,6 +55,17 @@ def status_cmd(limit: int, as_json: bool) -> None:
         sys.exit(2)
 
 
+@click.command("tables")
+@click.option("--graph", is_flag=True, help="print the table DAG (declared inputs) as Mermaid")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def tables_cmd(graph: bool, fmt: str) -> None:
+    """Every table: layer, grain, inputs, expectations suite, tests, where it is declared and stored."""
+    if graph:
+        click.echo(tables.mermaid())
+    else:
+        print_rows(*tables.listing(settings()), fmt=fmt, title="tables")
+
+
 @click.command("lineage")
 @click.argument("target")
 @click.option("--key", help="a key value of the table's grain (e.g. a transaction_id): the delivered file and row")
@@ -60,7 +73,7 @@ def status_cmd(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def lineage_cmd(target: str, key: str | None, key_column: str | None, as_json: bool) -> None:
     """Where TABLE[.COLUMN] comes from, down to the delivered (bronze) columns; with --key, the file and row."""
-    table = target if target in declare_tables() else lineage.split_column(target)[0]
+    table = target if target in declared_specs() else lineage.split_column(target)[0]
     try:
         if key is not None:
             found = lineage.origin(settings(), table, key, key_column)

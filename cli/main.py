@@ -20,6 +20,7 @@ COMMANDS = {
     "schedule": "cli.pipeline:schedule_cmd",
     "status": "cli.inspect:status_cmd",
     "lineage": "cli.inspect:lineage_cmd",
+    "tables": "cli.inspect:tables_cmd",
     "export": "cli.reports:export_group",
     "dq": "cli.reports:dq_group",
     "report": "cli.reports:report_group",

@@ -6,11 +6,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold._members import NOT_APPLICABLE, with_not_applicable
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import branches
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.dim_branch",
+    grain="one row per branch version (branch_key = one SCD2 version) plus key -1 for online sales",
+    tests=("tests/gold/test_dim_branch.py",),
     columns="branch_key BIGINT NOT NULL, branch_id INT, location STRING, establish_date DATE, class STRING, "
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="branch versions; branch_key -1 = online (no branch), so every fact row joins",

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import customers
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.dim_customer",
+    grain="one row per customer version (customer_key = one SCD2 version of silver.customers)",
+    tests=("tests/gold/test_dim_customer.py",),
     columns="customer_key BIGINT NOT NULL, customer_id STRING NOT NULL, first_name STRING, last_name STRING, "
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="customer versions; emails are left out of gold on purpose (personal data stays in silver)",

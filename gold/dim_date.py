@@ -5,10 +5,13 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.dim_date",
+    grain="one row per calendar day (date_key = yyyymmdd) from the first to the last sale date",
+    tests=("tests/gold/test_dim_date.py",),
     columns=(
         "date_key INT NOT NULL, date DATE NOT NULL, year INT, quarter INT, month INT, month_name STRING, "
         "year_month STRING, day_of_month INT, day_of_week INT, day_name STRING, week_of_year INT, is_weekend BOOLEAN"

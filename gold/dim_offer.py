@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
-from qlake.catalog import TableSpec
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.dim_offer",
+    grain="one row per offer (offer_key 1..5) plus 0 = no offer",
+    tests=("tests/gold/test_dim_offer.py",),
     columns="offer_key INT NOT NULL, offer_name STRING NOT NULL, discount_pct DECIMAL(5,2) NOT NULL",
     comment="offers 1..5 (5/10/15/20/25 % off) and 0 = no offer",
 )

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import products
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.dim_product",
+    grain="one row per product (product_key = product_id)",
+    tests=("tests/gold/test_dim_product.py",),
     columns="product_key INT NOT NULL, product_id INT NOT NULL, product_name STRING, product_category STRING, "
             "list_price DECIMAL(12,2)",
     comment="products by id with the latest name, category and list price",

@@ -6,11 +6,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold._members import NOT_APPLICABLE, with_not_applicable
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import sales_agents
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.dim_sales_agent",
+    grain="one row per sales agent version (sales_agent_key = one SCD2 version) plus key -1 for online sales",
+    tests=("tests/gold/test_dim_sales_agent.py",),
     columns="sales_agent_key BIGINT NOT NULL, sales_agent_id INT, sales_agent_name STRING, hire_date DATE, "
             "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL",
     comment="sales agent versions; sales_agent_key -1 = online (no agent), so every fact row joins",

@@ -10,10 +10,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import dim_branch, dim_customer, dim_date, dim_offer, dim_sales_agent
-from qlake.catalog import TableSpec, columns_from, lineage
+from qlake.catalog import columns_from, lineage
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.fact_sales",
+    grain="one row per sale (transaction_id), keyed to the dimension versions valid when it was delivered",
+    # Its keys reference these dimensions too (no column is read from them): they are written before it.
+    reads=("gold.dim_date", "gold.dim_product", "gold.dim_offer"),
+    tests=("tests/gold/test_fact_sales.py",),
     columns=(
         "transaction_id STRING NOT NULL, date_key INT NOT NULL, product_key INT NOT NULL, "
         "customer_key BIGINT NOT NULL, branch_key BIGINT NOT NULL, sales_agent_key BIGINT NOT NULL, "

@@ -10,6 +10,7 @@ logic change), so such a run writes nothing.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -32,12 +33,17 @@ from qlake import catalog, ops, table_stats
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.spark import side_by_side
+from qlake.tables import levels
 from silver import sales_transactions
 
 SILVER_SALES = sales_transactions.TABLE.name
 # Dimension -> key; each mirrors its silver table.
 DIMENSIONS = ((dim_product, "product_key"), (dim_branch, "branch_key"), (dim_sales_agent, "sales_agent_key"))
 MARKETING = (mkt_top_products, mkt_offer_redemptions, mkt_online_sales_by_city)
+MODULES = (dim_offer, *(module for module, _ in DIMENSIONS), dim_customer, dim_date, fact_sales, *MARKETING)
+# The build order comes from the tables' declared inputs: dimensions, then the fact, then the aggregates.
+LEVELS = levels(module.TABLE for module in MODULES)
+_TABLE = {module.TABLE.name: module.TABLE for module in MODULES}
 
 
 @dataclass
@@ -90,10 +96,11 @@ def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, rows:
 
 
 def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldReport:
-    """Dimensions side by side, then the fact (its keys come from them), then the aggregates side by side.
+    """The tables level by level, in the order of their declared inputs (:data:`LEVELS`): the dimensions side by
+    side, then the fact (its keys come from them), then the aggregates side by side.
 
-    A table is created (first run) by the step that first writes it, so its metastore round trips overlap with
-    other work; the aggregate tables are created while the fact is written.
+    A table is created (first run) while the level before it is written, so its metastore round trips overlap
+    with other work (the aggregate tables are created while the fact is written).
     """
     run_id = run_id or ops.new_run_id("gold")
     report = GoldReport(run_id)
@@ -112,17 +119,14 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
         report.tables_written += [name for name in written if name]
         return report
 
-    with phase("dimensions"):
-        written = _write_dimensions(spark, cfg, sales, watermark)
-    with phase("fact_sales"):
-        side_by_side(
-            partial(catalog.merge, spark, fact_sales.build(spark, sales), fact_sales.TABLE, keys=["transaction_id"],
-                    cfg=cfg),
-            partial(_ensure, spark, cfg, *MARKETING),
-        )
-    written.append(fact_sales.TABLE.name)
-    with phase("marketing aggregates"):
-        written += side_by_side(*[partial(_replace, spark, cfg, module) for module in MARKETING])
+    writers = _writers(spark, cfg, sales, watermark)
+    written = []
+    for level, following in zip(LEVELS, [*LEVELS[1:], []]):
+        # A level's tables are written side by side while the next level's tables are created (first run).
+        with phase(_label(level)):
+            done = side_by_side(*[writers[name] for name in level],
+                                *[partial(catalog.ensure_table, spark, _TABLE[name], cfg) for name in following])
+        written += done[:len(level)]
     report.tables_written += [name for name in written if name]
     report.fact_rows_in = new_watermark["n"]
     report.fact_rows_total = table_stats.row_count(spark, fact_sales.TABLE, cfg)
@@ -131,14 +135,38 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
     return report
 
 
-def _write_dimensions(spark: SparkSession, cfg: Settings, sales, watermark) -> list:
-    return side_by_side(
-        partial(_replace_if_changed, spark, cfg, dim_offer),
-        *[partial(_merge_dimension, spark, cfg, module, key, module.build(spark)) for module, key in DIMENSIONS],
+def _writers(spark: SparkSession, cfg: Settings, sales: DataFrame, watermark) -> dict[str, Callable[[], str | None]]:
+    """How each table is written (table name -> a call returning the name if it wrote), built lazily: a build
+    runs when its level does, after the tables it reads are written."""
+    writers = {
+        dim_offer.TABLE.name: partial(_replace_if_changed, spark, cfg, dim_offer),
         # Customers are many: only the versions silver opened or closed since the last run.
-        partial(_merge_dimension, spark, cfg, dim_customer, "customer_key", dim_customer.build(spark, since=watermark)),
-        partial(_merge_dimension, spark, cfg, dim_date, "date_key", dim_date.build(spark, sales)),
-    )
+        dim_customer.TABLE.name: lambda: _merge_dimension(spark, cfg, dim_customer, "customer_key",
+                                                          dim_customer.build(spark, since=watermark)),
+        dim_date.TABLE.name: lambda: _merge_dimension(spark, cfg, dim_date, "date_key", dim_date.build(spark, sales)),
+        fact_sales.TABLE.name: lambda: _merge_fact(spark, cfg, fact_sales.build(spark, sales)),
+    }
+    for module, key in DIMENSIONS:
+        writers[module.TABLE.name] = partial(lambda m, k: _merge_dimension(spark, cfg, m, k, m.build(spark)), module,
+                                             key)
+    for module in MARKETING:
+        writers[module.TABLE.name] = partial(_replace, spark, cfg, module)
+    return writers
+
+
+def _merge_fact(spark: SparkSession, cfg: Settings, facts: DataFrame) -> str:
+    catalog.merge(spark, facts, fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
+    return fact_sales.TABLE.name
+
+
+def _label(level: list[str]) -> str:
+    """The profile's name for a level: the table, or what its tables are by the naming convention."""
+    tables = [name.split(".", 1)[1] for name in level]
+    if len(tables) == 1:
+        return tables[0]
+    kinds = {"dim": "dimensions", "mkt": "marketing aggregates"}
+    prefixes = {table.split("_", 1)[0] for table in tables}
+    return kinds[prefixes.pop()] if len(prefixes) == 1 and prefixes <= kinds.keys() else ", ".join(tables)
 
 
 def _ensure(spark: SparkSession, cfg: Settings, *modules) -> None:

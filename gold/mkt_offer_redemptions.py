@@ -9,10 +9,13 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import dim_offer, dim_product, fact_sales
-from qlake.catalog import TableSpec, columns_from, lineage
+from qlake.catalog import columns_from, lineage
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.mkt_offer_redemptions",
+    grain="one row per scope (ALL or a product_id) and offer",
+    tests=("tests/gold/test_mkt_offer_redemptions.py",),
     columns="scope STRING NOT NULL, product_id INT, product_name STRING, offer_key INT NOT NULL, "
             "offer_name STRING, redemptions BIGINT NOT NULL, units BIGINT NOT NULL, "
             "discount_given DECIMAL(18,2) NOT NULL, rank_in_scope INT NOT NULL",

@@ -8,10 +8,13 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import fact_sales
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.mkt_online_sales_by_city",
+    grain="one row per shipping city and state of online sales",
+    tests=("tests/gold/test_mkt_online_sales_by_city.py",),
     columns="shipping_city STRING, shipping_state STRING, online_revenue DECIMAL(18,2) NOT NULL, "
             "orders BIGINT NOT NULL, units BIGINT NOT NULL, rank_lowest_revenue INT NOT NULL",
     comment="online revenue, orders and units per city; rank 1 = lowest revenue (cities where marketing can grow)",

@@ -9,10 +9,13 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import dim_product, fact_sales
-from qlake.catalog import TableSpec, columns_from, lineage
+from qlake.catalog import columns_from, lineage
+from qlake.tables import Table
 
-TABLE = TableSpec(
+TABLE = Table(
     name="gold.mkt_top_products",
+    grain="one row per period (ALL or yyyy-MM) and product",
+    tests=("tests/gold/test_mkt_top_products.py",),
     columns="period STRING NOT NULL, product_id INT NOT NULL, product_name STRING, product_category STRING, "
             "units BIGINT NOT NULL, revenue DECIMAL(18,2) NOT NULL, orders BIGINT NOT NULL, rank_by_units INT NOT NULL",
     comment="most selling products overall (period ALL) and per month",

@@ -101,8 +101,8 @@ _DECLARED: dict[str, TableSpec] = {}
 
 
 def declared_tables() -> dict[str, TableSpec]:
-    """The tables whose modules this process imported (``jobs.declared`` imports them all, for `status` and
-    `lineage`)."""
+    """The tables whose modules this process imported (``jobs.registry.declared_specs`` imports them all, for
+    `status` and `lineage`)."""
     return dict(_DECLARED)
 
 

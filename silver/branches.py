@@ -6,13 +6,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import branches as bronze_branches
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import cleaning
 from silver.context import LINEAGE
 from silver.dimension import Scd2Dimension
 
-TABLE = TableSpec(
+TABLE = Table(
     name="silver.branches",
+    grain="one row per branch version (branch_id x valid_from), SCD2 by delivery time",
+    build="staged",
+    suite="silver_branches",
+    tests=("tests/silver/test_branches.py",),
     columns=(
         "branch_sk BIGINT NOT NULL, branch_id INT NOT NULL, location STRING, establish_date DATE, class STRING, "
         "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL, "
@@ -25,7 +30,7 @@ TABLE = TableSpec(
 DIMENSION = Scd2Dimension(
     spec=TABLE,
     bronze=bronze_branches.TABLE,
-    suite="silver_branches",
+    suite=TABLE.suite,
     key="branch_id",
     attributes=("location", "establish_date", "class"),
     raw_columns=bronze_branches.KIND.columns,

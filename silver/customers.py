@@ -12,13 +12,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from qlake import catalog
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver.context import SilverContext
 from silver.dedup import latest_per_key
 from silver.scd2 import apply_scd2
 
-TABLE = TableSpec(
+TABLE = Table(
     name="silver.customers",
+    grain="one row per customer version (customer_id x valid_from), SCD2 by delivery",
+    build="delivered",
+    tests=("tests/silver/test_customers.py",),
     columns=(
         "customer_sk BIGINT NOT NULL, customer_id STRING NOT NULL, first_name STRING, last_name STRING, "
         "email STRING, valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL, "

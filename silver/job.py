@@ -18,10 +18,17 @@ from qlake import catalog, ops
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality import Validator
+from qlake.tables import levels
 from silver import branches, customers, products, sales_agents, sales_transactions
 from silver.accounting import Accounting, record_run
 from silver.context import SilverContext
 from silver.dimension import finish_dimension, known_keys, stage_dimension
+
+# Written in the order of their declared inputs: the dimensions, then the transactions (they check their agents
+# and branches), then what is derived from the transactions (products before customers, as listed).
+MODULES = (branches, sales_agents, sales_transactions, products, customers)
+LEVELS = levels(module.TABLE for module in MODULES)
+_MODULE = {module.TABLE.name: module for module in MODULES}
 
 
 @dataclass
@@ -62,20 +69,24 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
     validator = Validator(cfg)
     ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, run_date=ops.utcnow().date())
     try:
-        # Engine work first (nothing written yet), then validation and writes, dimensions before transactions.
+        # Engine work first (nothing written yet), then validation and writes, level by level.
         with phase("stage + flag (new bronze rows, rules per row)"):
-            dimensions = [(branches.DIMENSION, stage_dimension(ctx, branches.DIMENSION, branches.staged)),
-                          (sales_agents.DIMENSION, stage_dimension(ctx, sales_agents.DIMENSION, sales_agents.staged))]
-            known = {dim.key: known_keys(ctx, dim, batch) for dim, batch in dimensions}
-            transactions = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
-        for dim, batch in dimensions:
-            with phase(f"validate (GX) + write {dim.spec.name}"):
-                finish_dimension(ctx, dim, batch)
-        with phase(f"validate (GX) + write {sales_transactions.TABLE.name}"):
-            accounting, written, consumed = sales_transactions.finish(ctx, transactions)
-        with phase("write silver.products, silver.customers"):
-            products.run(ctx, written)
-            customers.run(ctx, written)
+            staged = _stage(ctx)
+        written = consumed = None
+        for level in LEVELS:
+            derived = [name for name in level if not _reads_bronze(name)]
+            for name in level:
+                if name in derived:
+                    continue
+                with phase(f"validate (GX) + write {name}"):
+                    if name == sales_transactions.TABLE.name:
+                        accounting, written, consumed = sales_transactions.finish(ctx, staged[name])
+                    else:
+                        finish_dimension(ctx, _MODULE[name].DIMENSION, staged[name])
+            if derived:
+                with phase(f"write {', '.join(derived)}"):
+                    for name in derived:
+                        _MODULE[name].run(ctx, written)
         if consumed:
             record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
     finally:
@@ -85,6 +96,26 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
             docs = validator.publish()
         catalog.drop_scratch(cfg, run_id)
     return SilverReport(run_id, ctx.accounting, dq_rows, docs)
+
+
+def _stage(ctx: SilverContext) -> dict:
+    """Each table's new bronze rows staged and flagged (no write), in level order: the transactions' reference
+    checks need the agent and branch ids the dimensions hold after this run."""
+    staged: dict = {}
+    for name in (name for level in LEVELS for name in level if _reads_bronze(name)):
+        module = _MODULE[name]
+        if name == sales_transactions.TABLE.name:
+            dims = [_MODULE[read].DIMENSION for read in module.TABLE.reads]
+            known = {dim.key: known_keys(ctx, dim, staged[dim.spec.name]) for dim in dims}
+            staged[name] = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
+        else:
+            staged[name] = stage_dimension(ctx, module.DIMENSION, module.staged)
+    return staged
+
+
+def _reads_bronze(name: str) -> bool:
+    """Staged from new bronze rows (validated by its suite), rather than derived from silver rows written now."""
+    return any(source.startswith("bronze.") for source in _MODULE[name].TABLE.inputs)
 
 
 def _store_dq_results(ctx: SilverContext) -> list[dict]:

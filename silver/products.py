@@ -7,11 +7,14 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from qlake import catalog
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver.context import SilverContext
 
-TABLE = TableSpec(
+TABLE = Table(
     name="silver.products",
+    grain="one row per product_id with its latest delivered name, category and price",
+    tests=("tests/silver/test_products.py",),
     columns=(
         "product_id INT NOT NULL, product_name STRING, product_category STRING, list_price DECIMAL(12,2), "
         "_updated_at TIMESTAMP NOT NULL"

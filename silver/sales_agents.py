@@ -10,13 +10,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bronze import sales_agents as bronze_agents
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import cleaning
 from silver.context import LINEAGE
 from silver.dimension import Scd2Dimension
 
-TABLE = TableSpec(
+TABLE = Table(
     name="silver.sales_agents",
+    grain="one row per sales agent version (sales_agent_id x valid_from), SCD2 by delivery time",
+    build="staged",
+    suite="silver_sales_agents",
+    tests=("tests/silver/test_sales_agents.py",),
     columns=(
         "sales_agent_sk BIGINT NOT NULL, sales_agent_id INT NOT NULL, name STRING, hire_date DATE, "
         "valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, is_current BOOLEAN NOT NULL, "
@@ -29,7 +34,7 @@ TABLE = TableSpec(
 DIMENSION = Scd2Dimension(
     spec=TABLE,
     bronze=bronze_agents.TABLE,
-    suite="silver_sales_agents",
+    suite=TABLE.suite,
     key="sales_agent_id",
     attributes=("name", "hire_date"),
     raw_columns=bronze_agents.KIND.columns,

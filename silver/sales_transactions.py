@@ -16,7 +16,8 @@ from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
 from qlake import catalog, table_stats
-from qlake.catalog import TableSpec, columns_from
+from qlake.catalog import columns_from
+from qlake.tables import Table
 from silver import cleaning
 from silver.accounting import Accounting, AccountingError
 from silver.context import LINEAGE, SilverContext
@@ -25,8 +26,13 @@ from silver.incremental import new_bronze_rows
 from silver.quality_gate import FlaggedBatch, check_batch, flag_batch, quarantine
 
 _OFFERS = tuple(f"offer_{k}" for k in range(1, 6))
-TABLE = TableSpec(
+TABLE = Table(
     name="silver.sales_transactions",
+    grain="one row per sale (transaction_id), the latest delivery of it",
+    build="staged",
+    suite="silver_sales_transactions",
+    reads=("silver.branches", "silver.sales_agents"),
+    tests=("tests/silver/test_sales_transactions.py",),
     columns=(
         "transaction_id STRING NOT NULL, transaction_date DATE NOT NULL, customer_id STRING NOT NULL, "
         "customer_first_name STRING, customer_last_name STRING, customer_email STRING, "
@@ -51,7 +57,7 @@ TABLE = TableSpec(
                         "shipping_address"),
     ),
 )
-SUITE = "silver_sales_transactions"
+SUITE = TABLE.suite
 KEY = "transaction_id"
 BUSINESS_COLUMNS = [c.split()[0] for c in TABLE.columns.split(", ") if c and not c.startswith("_")]
 OFFER_COLUMNS = list(_OFFERS)

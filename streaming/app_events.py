@@ -27,7 +27,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from qlake.catalog import TableSpec
+from qlake.tables import Table
 from streaming.delta_io import conform_arrow
 
 COMMON_FIELDS = ("eventType", "customerId", "productId", "timestamp", "metadata")
@@ -44,23 +44,30 @@ _KAFKA_COLUMNS = (
 
 # The app sends events all day: a stream table without a commit for this long means the stream (or app) stopped.
 STREAM_FRESHNESS = timedelta(minutes=15)
-BRONZE = TableSpec(
+BRONZE = Table(
     "bronze.app_events",
     "key BINARY, value BINARY, " + _KAFKA_COLUMNS + ", "
     "is_valid BOOLEAN NOT NULL, reject_reason STRING, "
     "event_type STRING, customer_id STRING, product_id STRING, event_timestamp STRING, metadata STRING, "
     "payload MAP<STRING, STRING>",
+    grain="one row per Kafka record of the app events topic (unique per partition and offset)",
+    build="bronze_table",
+    tests=("tests/streaming/test_stream_pipeline.py",),
     comment="Every Kafka record of the app events topic, raw, with its common fields parsed; unique per offset",
     update_interval=STREAM_FRESHNESS,
 )
 
-REJECTED = TableSpec(
+REJECTED = Table(
     "bronze.app_events_rejected",
     "key BINARY, value BINARY, " + _KAFKA_COLUMNS + ", reason STRING NOT NULL",
+    grain="one row per Kafka record that is not a valid event, with the reason",
+    build="rejected_table",
+    reads=("bronze.app_events",),
+    tests=("tests/streaming/test_stream_pipeline.py",),
     comment="App event records that are not valid events (not JSON, not an object, missing fields, bad timestamp)",
 )
 
-SILVER = TableSpec(
+SILVER = Table(
     "silver.app_events",
     "event_type STRING NOT NULL, customer_id STRING NOT NULL, product_id STRING NOT NULL, "
     "event_time TIMESTAMP NOT NULL, event_date DATE NOT NULL, "
@@ -68,9 +75,15 @@ SILVER = TableSpec(
     "recommended_product_id STRING, algorithm STRING, extra_fields MAP<STRING, STRING> NOT NULL, "
     "kafka_partition INT NOT NULL, kafka_offset BIGINT NOT NULL, kafka_timestamp TIMESTAMP NOT NULL, "
     "ingest_time TIMESTAMP NOT NULL, batch_id BIGINT NOT NULL",
+    grain="one row per valid event (Kafka record), every documented field typed",
+    build="silver_table",
+    reads=("bronze.app_events",),
+    tests=("tests/streaming/test_stream_pipeline.py",),
     comment="Valid app events, one row per Kafka record, every documented field typed, unknown ones in extra_fields",
     update_interval=STREAM_FRESHNESS,
 )
+# One parse of a batch yields the three tables (see above), so this module declares three: `TABLES`, not `TABLE`.
+TABLES = (BRONZE, REJECTED, SILVER)
 
 _STRING_MAP = T.MapType(T.StringType(), T.StringType())
 

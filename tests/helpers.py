@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 import socket
 import time
 
@@ -40,3 +41,33 @@ def reset_lake(spark, cfg) -> None:
         drop_tables(spark, cfg, name)
     for folder in ("landing", "quarantine", "scratch", "exports", "reports"):
         shutil.rmtree(cfg.path(folder), ignore_errors=True)
+
+
+def frame(spark, spec, rows: list[dict], columns: list[str] | None = None, extra_types: dict | None = None):
+    """Inline rows typed by a table's contract: ``columns`` (default: all) with the contract's SQL types (and
+    ``extra_types`` for columns a build adds beyond the contract); a column a row leaves out is NULL. The unit
+    tests build their inputs and their expected rows with it."""
+    types = dict(spec.column_types) | (extra_types or {})
+    names = columns or spec.column_names
+    schema = ", ".join(f"`{name}` {types[name]}" for name in names)
+    return spark.createDataFrame([tuple(row.get(name) for name in names) for row in rows], schema)
+
+
+def put_table(spark, cfg, spec, rows: list[dict]) -> None:
+    """Replace a lake table's rows with ``rows`` (a build that reads the table by name reads these)."""
+    from qlake import catalog
+
+    drop_tables(spark, cfg, spec.name)
+    catalog.overwrite(spark, frame(spark, spec, rows), spec, cfg)
+
+
+@contextmanager
+def inline_tables(spark, cfg, contents: dict):
+    """Lake tables holding the given rows (contract -> rows) for the block, dropped after it: the inputs of a
+    build that reads tables by name, without leaving them to the next test module."""
+    try:
+        for spec, rows in contents.items():
+            put_table(spark, cfg, spec, rows)
+        yield
+    finally:
+        drop_tables(spark, cfg, *(spec.name for spec in contents))
