@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from bronze import delivery
 from bronze import ingest as bronze_ingest
 from gold import job as gold_job
@@ -61,7 +63,10 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     """ingest → silver → gold, logged in ops.job_runs; returns the number of rejected files.
 
     A drop folder holding several pending delivery groups (a backfill after an outage) is processed group by
-    group in delivery order, in this one session and one logged run: the same tables as one run per group.
+    group in delivery order, in this one session and one logged run: each group is ingested and validated into
+    silver on its own (a bad hour fails as it would alone, its DQ results are its own), and gold is built once
+    at the end from all the new silver rows. Gold reads silver past its watermark and upserts by key, so one
+    build over 24 hours of silver gives the tables 24 builds would (tests/test_hourly_runs.py proves it).
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
     groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
@@ -69,23 +74,33 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
         if record is None:
             return 0
         rejected = 0
-        for group in groups:
-            if group is not None:
-                with phase("ingest"):
-                    rejected += ingest_paths(session, cfg, group, echo)
-            with phase("silver"):
-                silver_report = build_silver(session, cfg, echo)
-            with phase("gold"):
-                gold_report = build_gold(session, cfg, echo)
-            record.rows_written["gold.fact_sales"] = (record.rows_written.get("gold.fact_sales", 0)
-                                                      + gold_report.fact_rows_in)
-            record.add(silver_report.rows_in, silver_report.rows_out, silver_report.quarantined)
+        try:
+            for group in groups:
+                if group is not None:
+                    with phase("ingest"):
+                        rejected += ingest_paths(session, cfg, group, echo)
+                with phase("silver"):
+                    silver_report = build_silver(session, cfg, echo)
+                record.add(silver_report.rows_in, silver_report.rows_out, silver_report.quarantined)
+        except Exception:
+            # What silver accepted before the failing group still reaches gold; the failure stays the run's error.
+            if record.rows_out:
+                with contextlib.suppress(Exception):
+                    _gold_into(session, cfg, echo, record)
+            raise
+        _gold_into(session, cfg, echo, record)
         with phase("tidy"):
             for line in maintenance.tidy(cfg, catalog.lake_tables(session, cfg)):
                 echo(f"maintenance: {line}")
         if rejected:
             record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
         return rejected
+
+
+def _gold_into(session, cfg: Settings, echo: Echo, record) -> None:
+    with phase("gold"):
+        gold_report = build_gold(session, cfg, echo)
+    record.rows_written["gold.fact_sales"] = record.rows_written.get("gold.fact_sales", 0) + gold_report.fact_rows_in
 
 
 def run_hourly(cfg: Settings, incoming: str | None, echo: Echo) -> int:

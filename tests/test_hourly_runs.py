@@ -71,6 +71,10 @@ def test_backfill_of_three_groups_equals_one_run_per_group(per_group_and_backfil
     names = [f"{kind}_SS_raw_{n}.csv" for n in (1, 2, 3) for kind in ("branches", "sales_agents", "sales_transactions")]
     positions = [out.stdout.index(name) for name in names]
     assert positions == sorted(positions)
+    # silver once per group (each group's DQ results are its own), gold once at the end over all of them
+    assert out.stdout.count("silver.sales_transactions: ") == 2  # group 3 brings no new transaction
+    assert out.stdout.count("gold.fact_sales: ") == 1
+    assert "gold.fact_sales: 3000 sales upserted, 3000 in total" in out.stdout
 
 
 def test_profile_names_every_phase(per_group_and_backfill):
