@@ -439,7 +439,10 @@ def tables_cmd(graph: bool, fmt: str) -> None:
     """Every table: layer, grain, inputs, expectations suite, tests, where it is declared and stored."""
     from jobs import tables
 
-    click.echo(tables.mermaid()) if graph else print_rows(*tables.listing(settings()), fmt=fmt, title="tables")
+    if graph:
+        click.echo(tables.mermaid())
+    else:
+        print_rows(*tables.listing(settings()), fmt=fmt, title="tables")
 
 
 @main.command("lineage")
