@@ -136,27 +136,26 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
 
 
 def _writers(spark: SparkSession, cfg: Settings, sales: DataFrame, watermark) -> dict[str, Callable[[], str | None]]:
-    """How each table is written (table name -> a call returning the name if it wrote), built lazily: a build
-    runs when its level does, after the tables it reads are written."""
-    writers = {
+    """How each table is written (table name -> a call returning the name if it wrote). Lazy: a build runs when
+    its level does, after the tables it reads are written."""
+    merge = partial(_build_and_merge, spark, cfg)
+    return {
         dim_offer.TABLE.name: partial(_replace_if_changed, spark, cfg, dim_offer),
+        **{module.TABLE.name: partial(merge, module, key) for module, key in DIMENSIONS},
         # Customers are many: only the versions silver opened or closed since the last run.
-        dim_customer.TABLE.name: lambda: _merge_dimension(spark, cfg, dim_customer, "customer_key",
-                                                          dim_customer.build(spark, since=watermark)),
-        dim_date.TABLE.name: lambda: _merge_dimension(spark, cfg, dim_date, "date_key", dim_date.build(spark, sales)),
-        fact_sales.TABLE.name: lambda: _merge_fact(spark, cfg, fact_sales.build(spark, sales)),
+        dim_customer.TABLE.name: partial(merge, dim_customer, "customer_key", since=watermark),
+        dim_date.TABLE.name: partial(merge, dim_date, "date_key", sales),
+        fact_sales.TABLE.name: partial(merge, fact_sales, "transaction_id", sales),
+        **{module.TABLE.name: partial(_replace, spark, cfg, module) for module in MARKETING},
     }
-    for module, key in DIMENSIONS:
-        writers[module.TABLE.name] = partial(lambda m, k: _merge_dimension(spark, cfg, m, k, m.build(spark)), module,
-                                             key)
-    for module in MARKETING:
-        writers[module.TABLE.name] = partial(_replace, spark, cfg, module)
-    return writers
 
 
-def _merge_fact(spark: SparkSession, cfg: Settings, facts: DataFrame) -> str:
-    catalog.merge(spark, facts, fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
-    return fact_sales.TABLE.name
+def _build_and_merge(spark: SparkSession, cfg: Settings, module, key: str, *args, **kwargs) -> str:
+    rows = module.build(spark, *args, **kwargs)
+    if module is fact_sales:  # facts are upserted; a dimension MERGE is atomic (see _merge_dimension)
+        catalog.merge(spark, rows, module.TABLE, keys=[key], cfg=cfg)
+        return module.TABLE.name
+    return _merge_dimension(spark, cfg, module, key, rows)
 
 
 def _label(level: list[str]) -> str:

@@ -22,18 +22,18 @@ def latest(settings: Settings, minutes: int = 5, top: int = 5) -> dict:
     """The newest ``minutes`` funnel / revenue windows and the newest 5-minute window's leaders, as row dicts."""
     spark = session(settings)
     funnel_rows = (
-        spark.table(funnel.SPEC.name).orderBy(F.col("window_start").desc()).limit(minutes).collect()
+        spark.table(funnel.TABLE.name).orderBy(F.col("window_start").desc()).limit(minutes).collect()
     )
     newest_minutes = [r["window_start"] for r in funnel_rows]
     revenue_rows = (
-        spark.table(revenue.SPEC.name)
+        spark.table(revenue.TABLE.name)
         .where(F.col("window_start").isin(newest_minutes))
         .orderBy(F.col("window_start").desc(), F.col("revenue").desc())
         .collect()
         if newest_minutes
         else []
     )
-    products = spark.table(top_products.SPEC.name)
+    products = spark.table(top_products.TABLE.name)
     newest = products.agg(F.max("window_start").alias("w")).collect()[0]["w"]
     leaders: dict[str, list] = {}
     if newest is not None:

@@ -187,7 +187,7 @@ def write_stream_tables(spark, cfg) -> None:
             top_rows.append((window, end, "product", f"p{i}", 10 - i, 5 - i, 3 - i % 3, 3 - i % 3,
                              price * (3 - i % 3), now, 5))
         top_rows.append((window, end, "category", "Electronics", 40, 0, 0, 0, Decimal("0.00"), now, 5))
-    for spec, rows in ((app_events.SILVER, events), (funnel.SPEC, funnel_rows), (revenue.SPEC, revenue_rows),
-                       (top_products.SPEC, top_rows)):
+    for spec, rows in ((app_events.SILVER, events), (funnel.TABLE, funnel_rows), (revenue.TABLE, revenue_rows),
+                       (top_products.TABLE, top_rows)):
         assert spec.name in STREAM_TABLES
         catalog.append(spark, spark.createDataFrame(rows, spec.columns), spec, cfg)
