@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pyspark.sql import DataFrame, SparkSession
 
 from qlake.tables import Table
@@ -18,7 +20,7 @@ DISCOUNT_PCT = {1: 5, 2: 10, 3: 15, 4: 20, 5: 25}
 
 
 def build(spark: SparkSession) -> DataFrame:
-    rows = [(NO_OFFER, "No offer", 0)] + [(k, f"Offer {k} ({pct}% off)", pct) for k, pct in DISCOUNT_PCT.items()]
-    return spark.createDataFrame(rows, "offer_key int, offer_name string, discount_pct int").selectExpr(
-        "offer_key", "offer_name", "CAST(discount_pct AS DECIMAL(5,2)) AS discount_pct"
-    )
+    rows = [(NO_OFFER, "No offer", Decimal(0))] + [
+        (k, f"Offer {k} ({pct}% off)", Decimal(pct)) for k, pct in DISCOUNT_PCT.items()
+    ]
+    return spark.createDataFrame(rows, TABLE.row_schema())
