@@ -17,27 +17,13 @@ import re
 from dataclasses import dataclass
 
 from qlake.config import Settings, settings as load_settings
-from qlake.sql import meta, render
+from qlake.sql import meta, render, timetravel
 from qlake.sql.errors import SqlError, explain
 
 
-# `t WITH ('version' = '3')` / `WITH ('timestamp' = '...')`: time travel spelt as table options, the form
-# HiveServer2 accepts (qlake.delta_source); the embedded engine reads it as VERSION / TIMESTAMP AS OF.
-_SNAPSHOT_OPTION = re.compile(r"(?P<table>\b[\w`]+\.[\w`]+)\s+WITH\s*\(\s*'(?P<key>version|timestamp)'\s*=\s*"
-                              r"(?P<value>'[^']*'|\d+)\s*\)", re.IGNORECASE)
 # Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite): an ORDER BY
 # only when a call follows it (an aggregate key needs one), so a plain `ORDER BY col` never imports sqlglot.
-_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
-
-
-def _snapshot_options(statement: str) -> str:
-    def as_of(found: re.Match) -> str:
-        value = found["value"]
-        if found["key"].lower() == "version":
-            return f"{found['table']} VERSION AS OF {value.strip(chr(39))}"
-        return f"{found['table']} TIMESTAMP AS OF {value}"
-
-    return _SNAPSHOT_OPTION.sub(as_of, statement)
+_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|PERCENTILE_APPROX|APPROX_PERCENTILE)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
 
 
 @dataclass
@@ -84,7 +70,13 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
             raise SqlError(str(exc), hint=exc.hint) from None
         rows = found.rows[:limit] if limit is not None else found.rows
         return Result(found.columns, found.types, rows)
-    sql, hidden, note = _snapshot_options(statement), [], ""
+    sql, hidden, note = timetravel.as_of(statement), [], ""
+    from qlake.sql import classic
+
+    slow_path = classic.reason(statement, tables(cfg))
+    if slow_path:
+        columns, types, rows = classic.run(statement, cfg, tables(cfg), limit)
+        return Result(columns, types, rows, classic.NOTE.format(reason=slow_path))
     if callable(session) and not hasattr(session, "sql"):
         session = session()
     try:
