@@ -1,12 +1,14 @@
 """One SQL surface for `qlake sql`, the notebooks' helper and tests: Spark SQL over the lake's tables.
 
-:func:`run` answers a statement in three ways, in this order (README "SQL"):
+:func:`run` answers a statement in four ways, in this order (README "SQL"):
 
 1. catalog statements (DESCRIBE [TABLE|EXTENDED|DETAIL|HISTORY], SHOW CREATE TABLE / COLUMNS / PARTITIONS /
    TBLPROPERTIES) from the Delta log, in Spark's shapes (:mod:`qlake.sql.meta`);
-2. a statement using a construct the embedded engine cannot plan (QUALIFY, PIVOT, UNPIVOT, ORDER BY an
-   aggregate) rewritten to equivalent SQL (:mod:`qlake.sql.rewrite`), said in ``Result.note``;
-3. anything else as written, on the session's engine.
+2. a decimal division on classic Spark in a child process (:mod:`qlake.sql.classic`), said in ``Result.note``;
+3. a statement using a construct the embedded engine cannot plan or answers differently (QUALIFY, PIVOT,
+   UNPIVOT, ORDER BY an aggregate, percentiles) rewritten to equivalent SQL (:mod:`qlake.sql.rewrite`), said in
+   ``Result.note``;
+4. anything else as written, on the session's engine.
 
 An error comes back as :class:`qlake.sql.errors.SqlError` (message, position, hint), never a traceback.
 """
@@ -23,7 +25,8 @@ from qlake.sql.errors import SqlError, explain
 
 # Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite): an ORDER BY
 # only when a call follows it (an aggregate key needs one), so a plain `ORDER BY col` never imports sqlglot.
-_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|PERCENTILE_APPROX|APPROX_PERCENTILE)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
+_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|PERCENTILE_APPROX|APPROX_PERCENTILE|PERCENTILE_DISC|"
+                          r"PERCENTILE_CONT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
 
 
 @dataclass
@@ -73,9 +76,10 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
     sql, hidden, note = timetravel.as_of(statement), [], ""
     from qlake.sql import classic
 
-    slow_path = classic.reason(statement, tables(cfg))
+    known = tables(cfg)
+    slow_path = classic.reason(statement, known)
     if slow_path:
-        columns, types, rows = classic.run(statement, cfg, tables(cfg), limit)
+        columns, types, rows = classic.run(statement, cfg, known, limit)
         return Result(columns, types, rows, classic.NOTE.format(reason=slow_path))
     if callable(session) and not hasattr(session, "sql"):
         session = session()

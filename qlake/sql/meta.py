@@ -139,8 +139,8 @@ def _detail(name, table, found) -> Answer:
     features = sorted(set((protocol.reader_features or []) + (protocol.writer_features or [])))
     row = ["delta", meta.id, f"spark_catalog.{name}", meta.description, table.table_uri, _ts(meta.created_time),
            _ts(history[0]["timestamp"]) if history else None, list(meta.partition_columns), [], len(sizes),
-           sum(sizes), dict(sorted((meta.configuration or {}).items())), protocol.min_reader_version, protocol.min_writer_version,
-           features, {}]
+           sum(sizes), dict(sorted((meta.configuration or {}).items())), protocol.min_reader_version,
+           protocol.min_writer_version, features, {}]
     columns = ["format", "id", "name", "description", "location", "createdAt", "lastModified", "partitionColumns",
                "clusteringColumns", "numFiles", "sizeInBytes", "properties", "minReaderVersion", "minWriterVersion",
                "tableFeatures", "statistics"]
