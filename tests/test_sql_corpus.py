@@ -1,6 +1,6 @@
 """The analyst corpus (tests/sql/corpus.sql) through `qlake sql`'s code path and through pyhive / beeline
-against `qlake serve`: the same rows on every entry point. Catalog statements and time travel, which only the
-`qlake sql` path answers (README "SQL"), are checked against figures of the lake itself."""
+against `qlake serve`: the same rows on every entry point, catalog statements and time travel included; those
+are also checked against figures of the lake itself (README "SQL")."""
 
 from __future__ import annotations
 
