@@ -74,8 +74,8 @@ def _spark_arrow_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def delta_arrow_schema(location: str) -> pa.Schema:
-    return pa.schema(DeltaTable(location).schema().to_arrow())
+def delta_arrow_schema(location: str, version: int | None = None) -> pa.Schema:
+    return pa.schema(DeltaTable(location, version=version).schema().to_arrow())
 
 
 def ddl_of(schema: pa.Schema) -> str:
@@ -155,11 +155,14 @@ def source_name(table: str) -> str:
     return "qlake_" + re.sub(r"[^a-z0-9_]", "_", table.lower())
 
 
-def source_for(table: str, location: str) -> type[DataSource]:
-    """A DataSource class for one Delta table, named ``qlake_<db>_<table>``."""
-    name = source_name(table)
-    arrow_schema = delta_arrow_schema(location)
+def source_for(table: str, location: str, version: int | None = None) -> type[DataSource]:
+    """A DataSource class for one Delta table, named ``qlake_<db>_<table>``; with ``version``, for that snapshot
+    only (``..._v<N>``, its own class: Spark reuses one source per table within a statement, so two snapshots
+    of a table in one statement need two sources)."""
+    name = source_name(table) + ("" if version is None else f"_v{version}")
+    arrow_schema = delta_arrow_schema(location, version)
     ddl = ddl_of(arrow_schema)
+    pinned = {} if version is None else {"version": str(version)}
 
     class TableSource(DataSource):
         @classmethod
@@ -176,7 +179,7 @@ def source_for(table: str, location: str) -> type[DataSource]:
                 raise ValueError(f"{table}: unknown table option(s) {unknown}; this table takes "
                                  f"'version' or 'timestamp' (time travel)")
             return DeltaSnapshotReader(location, arrow_schema,
-                                       {k: options[k] for k in SNAPSHOT_OPTIONS if k in options})
+                                       pinned or {k: options[k] for k in SNAPSHOT_OPTIONS if k in options})
 
     TableSource.__name__ = TableSource.__qualname__ = f"DeltaSource_{name}"
     return TableSource

@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from qlake import serve_sql
 from qlake.config import LAYERS, Settings
 
 
@@ -49,11 +50,14 @@ class Registry:
         self.cfg = cfg
         self.ddl: dict[str, str] = {}
 
-    def sync(self) -> list[str]:
+    def sync(self, only: set[str] | None = None) -> list[str]:
+        """Register new or changed tables (``only``: just these) and return their names."""
         from qlake import delta_source
 
         changed = []
         for table, location in sorted(discover_tables(self.cfg).items()):
+            if only is not None and table not in only:
+                continue
             try:
                 ddl = delta_source.ddl_of(delta_source.delta_arrow_schema(location))
             except Exception as exc:  # noqa: BLE001 - a table being created right now; next poll
@@ -71,8 +75,9 @@ class Registry:
         return changed
 
 
-def classic_session(cfg: Settings, app_name: str = "qlake-serve"):
-    """A local classic Spark session (never in a process that opened Spark Connect)."""
+def classic_session(cfg: Settings, app_name: str = "qlake-serve", with_rewriter: bool = True):
+    """A local classic Spark session (never in a process that opened Spark Connect), with `qlake serve`'s parser
+    extension (:mod:`qlake.serve_sql`) when a JDK can build it."""
     # A parent that used Spark Connect leaves these in our environment; they would turn this into a client.
     for var in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE"):
         os.environ.pop(var, None)
@@ -80,8 +85,15 @@ def classic_session(cfg: Settings, app_name: str = "qlake-serve"):
     os.environ["PYSPARK_PYTHON"] = sys.executable  # workers need this venv (pyarrow, deltalake, qlake)
     from pyspark.sql import SparkSession
 
+    from qlake.services import spark_home
+
+    builder = SparkSession.builder
+    jar = serve_sql.extension_jar(spark_home()) if with_rewriter else None
+    if jar:
+        builder = builder.config("spark.driver.extraClassPath", jar).config(
+            "spark.sql.extensions", serve_sql.EXTENSIONS_CLASS)
     return (
-        SparkSession.builder.master("local[2]")
+        builder.master("local[2]")
         .appName(app_name)
         .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.sql.hive.thriftServer.singleSession", "true")
@@ -108,6 +120,8 @@ def serve(cfg: Settings, poll_seconds: float = 5.0, ready: threading.Event | Non
     spark.sparkContext.setLogLevel("WARN")
     registry = Registry(spark, cfg)
     tables = registry.sync()
+    if spark.conf.get("spark.sql.extensions", "") == serve_sql.EXTENSIONS_CLASS:
+        serve_sql.install(spark, serve_sql.Rewriter(spark, cfg, lambda: discover_tables(cfg)))
     _warm_up(spark, tables)
     jvm = spark._jvm
     jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(spark._jsparkSession.sqlContext())

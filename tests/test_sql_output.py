@@ -4,6 +4,8 @@ as a message, a position and a hint with exit code 1 and no traceback."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -59,3 +61,30 @@ def test_errors_exit_1_without_traceback(spark):
     syntax = cli("SELEC 1")
     assert syntax.exit_code == 1
     assert syntax.stderr.splitlines()[1:4] == ["at line 1, column 1:", "  SELEC 1", "  ^^^^^"]
+
+
+def test_qlake_sql_process_leaves_pandas_out_and_exits_at_once(spark):
+    """The `qlake sql` process (README "SQL", latency): pyspark's Connect client without pandas, every type
+    still rendered, the exit code kept by the quick exit."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "qlake.cli", "sql", ALL_TYPES, "--format", "csv"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["b,m,a,s,d,ts,ntz,dt,n,nan,t", CSV_ROW]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time")}
+    assert "pyspark.sql.connect.session" in imported
+    assert not {"pandas.core.frame", "pyarrow.compute", "IPython"} & imported
+    failed = subprocess.run([sys.executable, "-m", "qlake.cli", "sql", "SELECT * FROM gold.no_such_table"],
+                            capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and failed.stderr.startswith("error: table or view not found: gold.no_such_table")
+
+
+def test_deferred_pandas_is_real_pandas_on_first_use():
+    code = ("from qlake.sql import lean; lean.connect_client(); import sys; "
+            "assert 'pandas.core.frame' not in sys.modules; "
+            "from pyspark.sql.connect import session; import pandas; "
+            "frame = pandas.DataFrame({'at': pandas.to_datetime(['2024-01-02'])}); "
+            "print(session.is_datetime64_dtype(frame['at']), type(frame).__module__, "
+            "isinstance(frame, session.pd.DataFrame))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "pandas.core.frame", "True"]

@@ -1,12 +1,14 @@
 """One SQL surface for `qlake sql`, the notebooks' helper and tests: Spark SQL over the lake's tables.
 
-:func:`run` answers a statement in three ways, in this order (README "SQL"):
+:func:`run` answers a statement in four ways, in this order (README "SQL"):
 
 1. catalog statements (DESCRIBE [TABLE|EXTENDED|DETAIL|HISTORY], SHOW CREATE TABLE / COLUMNS / PARTITIONS /
    TBLPROPERTIES) from the Delta log, in Spark's shapes (:mod:`qlake.sql.meta`);
-2. a statement using a construct the embedded engine cannot plan (QUALIFY, PIVOT, UNPIVOT, ORDER BY an
-   aggregate) rewritten to equivalent SQL (:mod:`qlake.sql.rewrite`), said in ``Result.note``;
-3. anything else as written, on the session's engine.
+2. a decimal division on classic Spark in a child process (:mod:`qlake.sql.classic`), said in ``Result.note``;
+3. a statement using a construct the embedded engine cannot plan or answers differently (QUALIFY, PIVOT,
+   UNPIVOT, ORDER BY an aggregate, percentiles) rewritten to equivalent SQL (:mod:`qlake.sql.rewrite`), said in
+   ``Result.note``;
+4. anything else as written, on the session's engine.
 
 An error comes back as :class:`qlake.sql.errors.SqlError` (message, position, hint), never a traceback.
 """
@@ -17,27 +19,14 @@ import re
 from dataclasses import dataclass
 
 from qlake.config import Settings, settings as load_settings
-from qlake.sql import meta
+from qlake.sql import meta, render, timetravel
 from qlake.sql.errors import SqlError, explain
 
 
-# `t WITH ('version' = '3')` / `WITH ('timestamp' = '...')`: time travel spelt as table options, the form
-# HiveServer2 accepts (qlake.delta_source); the embedded engine reads it as VERSION / TIMESTAMP AS OF.
-_SNAPSHOT_OPTION = re.compile(r"(?P<table>\b[\w`]+\.[\w`]+)\s+WITH\s*\(\s*'(?P<key>version|timestamp)'\s*=\s*"
-                              r"(?P<value>'[^']*'|\d+)\s*\)", re.IGNORECASE)
 # Only a statement that mentions one of these is parsed and maybe rewritten (qlake.sql.rewrite): an ORDER BY
 # only when a call follows it (an aggregate key needs one), so a plain `ORDER BY col` never imports sqlglot.
-_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
-
-
-def _snapshot_options(statement: str) -> str:
-    def as_of(found: re.Match) -> str:
-        value = found["value"]
-        if found["key"].lower() == "version":
-            return f"{found['table']} VERSION AS OF {value.strip(chr(39))}"
-        return f"{found['table']} TIMESTAMP AS OF {value}"
-
-    return _SNAPSHOT_OPTION.sub(as_of, statement)
+_NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|PERCENTILE_APPROX|APPROX_PERCENTILE|PERCENTILE_DISC|"
+                          r"PERCENTILE_CONT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
 
 
 @dataclass
@@ -60,6 +49,17 @@ def _table_columns(location: str) -> list[str]:
     return [f.name for f in DeltaTable(location).schema().fields]
 
 
+def _arrow_result(frame):
+    """The result as Arrow and its Spark fields, in one round trip. ``_to_table`` is what ``collect()`` and
+    ``toArrow()`` use inside (pyspark pinned at 4.2.0); ``toArrow()`` would also ask for the schema apart and
+    cast the table with pyarrow.compute (≈ 0.1 s to import), ``collect()`` asks for a setting and converts
+    zoned timestamps through pandas."""
+    if hasattr(frame, "_to_table"):
+        table, schema = frame._to_table()  # noqa: SLF001
+        return table, (schema or frame.schema).fields
+    return frame.toArrow(), frame.schema.fields
+
+
 def run(session, statement: str, cfg: Settings | None = None, limit: int | None = None) -> Result:
     """Answer one statement. ``session`` is a Spark session, or a callable returning one: catalog statements need
     no engine, so `qlake sql "DESCRIBE ..."` never starts it."""
@@ -73,7 +73,14 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
             raise SqlError(str(exc), hint=exc.hint) from None
         rows = found.rows[:limit] if limit is not None else found.rows
         return Result(found.columns, found.types, rows)
-    sql, hidden, note = _snapshot_options(statement), [], ""
+    sql, hidden, note = timetravel.as_of(statement), [], ""
+    from qlake.sql import classic
+
+    known = tables(cfg)
+    slow_path = classic.reason(statement, known)
+    if slow_path:
+        columns, types, rows = classic.run(statement, cfg, known, limit)
+        return Result(columns, types, rows, classic.NOTE.format(reason=slow_path))
     if callable(session) and not hasattr(session, "sql"):
         session = session()
     try:
@@ -92,8 +99,8 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
             frame = frame.drop(*hidden)
         if limit is not None:
             frame = frame.limit(limit)
-        rows = [list(row) for row in frame.collect()]
-        fields = frame.schema.fields
+        table, fields = _arrow_result(frame)
+        rows = render.rows_of(table)
     except SqlError:
         raise
     except Exception as exc:  # noqa: BLE001 - every engine failure becomes a message a person can act on
@@ -107,8 +114,6 @@ def write(result: Result, fmt: str = "table", out=None) -> None:
     import csv
     import json
     import sys
-
-    from qlake.sql import render
 
     stream = out or sys.stdout
     if fmt == "json":

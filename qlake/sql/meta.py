@@ -139,8 +139,8 @@ def _detail(name, table, found) -> Answer:
     features = sorted(set((protocol.reader_features or []) + (protocol.writer_features or [])))
     row = ["delta", meta.id, f"spark_catalog.{name}", meta.description, table.table_uri, _ts(meta.created_time),
            _ts(history[0]["timestamp"]) if history else None, list(meta.partition_columns), [], len(sizes),
-           sum(sizes), dict(meta.configuration or {}), protocol.min_reader_version, protocol.min_writer_version,
-           features, {}]
+           sum(sizes), dict(sorted((meta.configuration or {}).items())), protocol.min_reader_version,
+           protocol.min_writer_version, features, {}]
     columns = ["format", "id", "name", "description", "location", "createdAt", "lastModified", "partitionColumns",
                "clusteringColumns", "numFiles", "sizeInBytes", "properties", "minReaderVersion", "minWriterVersion",
                "tableFeatures", "statistics"]
@@ -153,8 +153,9 @@ def _history(name, table, found) -> Answer:
     limit = int(found.group("limit")) if found.group("limit") else None
     rows = []
     for entry in table.history(limit):
-        metrics = {k: str(v) for k, v in (entry.get("operationMetrics") or {}).items()}
-        params = {k: str(v) for k, v in (entry.get("operationParameters") or {}).items()}
+        # sorted: deltalake hands these maps over in a per-process hash order
+        metrics = {k: str(v) for k, v in sorted((entry.get("operationMetrics") or {}).items())}
+        params = {k: str(v) for k, v in sorted((entry.get("operationParameters") or {}).items())}
         rows.append([entry.get("version"), _ts(entry.get("timestamp")), entry.get("userId"), entry.get("userName"),
                      entry.get("operation"), params, None, None, entry.get("clusterId"), entry.get("readVersion"),
                      entry.get("isolationLevel"), entry.get("isBlindAppend"), metrics, entry.get("userMetadata"),

@@ -32,7 +32,9 @@ def jsonable(value, type_name: str = ""):
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if hasattr(value, "asDict"):  # a Row: a struct
-        return {k: jsonable(v, _child_type(type_name, k)) for k, v in value.asDict(recursive=False).items()}
+        value = value.asDict(recursive=False)
+    if isinstance(value, dict) and type_name.startswith("struct<"):
+        return {k: jsonable(v, _child_type(type_name, k)) for k, v in value.items()}
     if isinstance(value, dict):
         return {str(jsonable(k)): jsonable(v, _value_type(type_name)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -66,6 +68,25 @@ def text(value, type_name: str = "", null: str = "NULL") -> str:
     if isinstance(plain, bool):
         return "true" if plain else "false"
     return str(plain)
+
+
+def rows_of(table) -> list[list]:
+    """Python rows of an Arrow result (``DataFrame.toArrow()``): a TIMESTAMP column as naive UTC datetimes (the
+    instant, whatever the machine's zone), a map as a dict, a struct as a dict by field name. Converting here
+    rather than through ``collect()`` keeps pandas out of a `qlake sql` process (pyarrow imports it to turn a
+    zoned timestamp into a datetime) and a machine's local zone out of the values."""
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:  # same int64 instants, no zone
+            naive = pa.timestamp(column.type.unit)
+            column = pa.chunked_array([chunk.view(naive) for chunk in column.chunks], type=naive)
+        try:
+            columns.append(column.to_pylist(maps_as_pydicts="strict"))
+        except TypeError:  # a map whose keys Python cannot hash (structs): as (key, value) pairs
+            columns.append(column.to_pylist())
+    return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(table.num_rows)]
 
 
 def records(columns: list[str], types: list[str], rows: list[list]) -> list[dict]:

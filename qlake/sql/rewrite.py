@@ -11,6 +11,8 @@ the engine's own error (or the classic-Spark path) answers it — never a silent
   NULL))`` grouped by the source's other columns, columns named as Spark names them (``n``, or ``n_a`` with
   several aggregates).
 - ``UNPIVOT [INCLUDE|EXCLUDE NULLS] (v FOR k IN (c [AS n], ...))``: one ``UNION ALL`` branch per column.
+- ``percentile_approx(x, p)`` (Sail interpolates between rows): the group's value at rank ``ceil(p * n)``, which
+  is what Spark's approximation returns while a group has fewer rows than its accuracy (10000 by default).
 
 sqlglot is imported here only, and :mod:`qlake.sql` imports this module only for a statement that mentions one
 of these constructs: a plain query never pays the ~0.06 s import.
@@ -46,6 +48,15 @@ def rewrite(statement: str, columns_of: Callable[[str], list[str]]) -> Rewritten
     notes: list[str] = []
     for pivot in list(tree.find_all(exp.Pivot)):
         _replace_pivot(pivot, columns_of, notes)
+    if any(True for _ in tree.find_all(exp.ApproxQuantile, exp.WithinGroup)):
+        for select in tree.find_all(exp.Select):
+            for item in select.expressions:
+                if isinstance(item, (exp.ApproxQuantile, exp.WithinGroup)):  # keep the name Spark gives it
+                    item.replace(exp.alias_(item.copy(), _spark_name(item), quoted=True))
+        tree = tree.transform(_exact_percentile)
+        notes.append("percentiles as the rows' value at rank ceil(p * n) (the embedded engine interpolates "
+                     "percentile_approx and percentile_disc; Spark's approximation returns this same value while a "
+                     "group has fewer rows than its accuracy, 10000 by default)")
     hidden: list[str] = []
     top = tree
     if isinstance(top, exp.Select):
@@ -143,6 +154,50 @@ def _qualify(select: exp.Select, hidden: list[str]) -> exp.Select:
     qualify, order, limit, offset = _detach(inner, "qualify", "order", "limit", "offset")
     keep = _hide(inner, _expand_aliases(qualify.this.copy(), inner), hidden)
     return _wrap(inner, _outer_order(inner, order, hidden), limit, offset, where=keep)
+
+
+# ---- percentile_approx -------------------------------------------------------------------------------------------
+def _exact_percentile(node: exp.Expression) -> exp.Expression:
+    """percentile_approx(x, p) / percentile_disc(p) WITHIN GROUP (ORDER BY x) -> the smallest x with at least p
+    of the group's non-null rows at or below it (the value at rank ceil(p * n)), NULL for an empty group:
+    Spark's answer, exactly (below its accuracy for percentile_approx). percentile_cont -> percentile(x, p),
+    Spark's own name for it (sqlglot would print both WITHIN GROUP forms as percentile_approx)."""
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, (exp.PercentileDisc, exp.PercentileCont)):
+        (ordered,) = node.expression.expressions
+        quantile, descending = node.this.this, bool(ordered.args.get("desc"))
+        if isinstance(node.this, exp.PercentileCont):
+            if descending:
+                quantile = exp.Sub(this=exp.Literal.number(1), expression=exp.Paren(this=quantile.copy()))
+            return exp.Anonymous(this="percentile", expressions=[ordered.this.copy(), quantile])
+        return exp.Cast(this=_value_at_rank(ordered.this, quantile, descending), to=exp.DataType.build("double"))
+    if not isinstance(node, exp.ApproxQuantile):
+        return node
+    value, quantile = node.this, node.args["quantile"]
+    quantiles = quantile.expressions if isinstance(quantile, exp.Array) else [quantile]
+    picks = [_value_at_rank(value, q) for q in quantiles]
+    return exp.Array(expressions=picks) if isinstance(quantile, exp.Array) else picks[0]
+
+
+def _spark_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.WithinGroup):
+        (ordered,) = node.expression.expressions
+        kind = "percentile_cont" if isinstance(node.this, exp.PercentileCont) else "percentile_disc"
+        order = ordered.this.sql(dialect=DIALECT) + (" DESC" if ordered.args.get("desc") else "")
+        return f"{kind}({node.this.this.sql(dialect=DIALECT)}) WITHIN GROUP (ORDER BY {order})"
+    accuracy = node.args.get("accuracy")
+    args = [node.this.sql(dialect=DIALECT), node.args["quantile"].sql(dialect=DIALECT).lower(),
+            accuracy.sql(dialect=DIALECT) if accuracy is not None else "10000"]
+    return f"percentile_approx({', '.join(args)})"
+
+
+def _value_at_rank(value: exp.Expression, quantile: exp.Expression, descending: bool = False) -> exp.Expression:
+    x, p = value.sql(dialect=DIALECT), quantile.sql(dialect=DIALECT)
+    rows = f"array_sort(collect_list({x}))"
+    rank = f"ceil(({p}) * count({x}))"
+    if descending:  # rank ceil(p * n) from the top of the ascending rows
+        rank = f"count({x}) + 1 - {rank}"
+    sql = f"CASE WHEN count({x}) = 0 THEN NULL ELSE element_at({rows}, CAST(greatest(1, {rank}) AS INT)) END"
+    return sqlglot.parse_one(sql, read=DIALECT)
 
 
 # ---- PIVOT / UNPIVOT ----------------------------------------------------------------------------------------------

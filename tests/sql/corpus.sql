@@ -1,7 +1,8 @@
 -- Analyst statements over every gold table and the ops tables. Each runs through `qlake sql`'s code path
 -- (qlake.sql.run on the test session) and through pyhive against `qlake serve`; rows must be equal.
--- A header line `-- @ <id> [only=sql] [beeline]` starts each statement; `only=sql` marks what HiveServer2
--- (classic Spark over the served data-source tables) cannot answer the same way (see README "SQL").
+-- A header line `-- @ <id> [only=sql] [beeline] [note=classic|rewritten]` starts each statement; `only=sql` marks
+-- what HiveServer2 (classic Spark) cannot answer the same way (see README "SQL"); `note=` what `qlake sql` must
+-- say about the path it took.
 
 -- @ total_sales
 SELECT count(*) AS sales, sum(total_paid_price_after_discount) AS paid FROM gold.fact_sales;
@@ -42,7 +43,7 @@ SELECT transaction_month, sales, lag(sales, 1) OVER (ORDER BY transaction_month)
 SELECT transaction_month, round(avg(sales) OVER (ORDER BY transaction_month ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), 4) AS avg3 FROM (SELECT transaction_month, count(*) AS sales FROM gold.fact_sales GROUP BY transaction_month) m ORDER BY transaction_month;
 -- @ window_ntile_dense
 SELECT product_id, units, dense_rank() OVER (ORDER BY units DESC) AS dr, ntile(4) OVER (ORDER BY units DESC, product_id) AS quartile FROM gold.mkt_top_products WHERE period = 'ALL' ORDER BY units DESC, product_id;
--- @ window_share_of_total known=sail-decimal-division
+-- @ window_share_of_total note=classic
 SELECT product_category, revenue, round(revenue / sum(revenue) OVER (), 6) AS share FROM (SELECT product_category, sum(revenue) AS revenue FROM gold.mkt_top_products WHERE period = 'ALL' GROUP BY product_category) c ORDER BY revenue DESC;
 -- @ qualify_top_product_per_category
 SELECT product_category, product_id, units FROM gold.mkt_top_products WHERE period = 'ALL' QUALIFY row_number() OVER (PARTITION BY product_category ORDER BY units DESC, product_id) = 1 ORDER BY product_category;
@@ -124,13 +125,11 @@ SELECT table_name, count(*) AS checks, sum(CASE WHEN success THEN 0 ELSE 1 END) 
 SELECT consumer, source, count(*) AS markers FROM ops.pipeline_state GROUP BY consumer, source ORDER BY consumer, source;
 -- @ time_travel_option_version
 SELECT count(*) AS n FROM gold.fact_sales WITH ('version' = '1');
--- @ time_travel_option_diff only=sql
--- over HiveServer2 one statement reads one snapshot per table: two versions of one table in a statement is a
--- known limit there (README "SQL")
+-- @ time_travel_option_diff
 SELECT (SELECT count(*) FROM gold.fact_sales WITH ('version' = '1')) - (SELECT count(*) FROM gold.fact_sales WITH ('version' = '0')) AS added_in_v1;
 -- @ time_travel_option_timestamp
 SELECT count(*) AS n, sum(units) AS units FROM gold.fact_sales WITH ('timestamp' = '2100-01-01 00:00:00');
--- @ time_travel_version only=sql
+-- @ time_travel_version
 SELECT count(*) AS n FROM gold.fact_sales VERSION AS OF 0;
 -- @ describe_no_table_keyword
 DESCRIBE gold.dim_offer;
@@ -138,17 +137,27 @@ DESCRIBE gold.dim_offer;
 DESCRIBE TABLE gold.dim_product;
 -- @ show_columns
 SHOW COLUMNS IN gold.dim_offer;
--- @ describe_partitioned only=sql
+-- @ describe_partitioned
 DESCRIBE gold.fact_sales;
--- @ describe_extended only=sql
+-- @ describe_extended
 DESCRIBE EXTENDED gold.dim_offer;
--- @ describe_detail only=sql
+-- @ describe_detail
 DESCRIBE DETAIL gold.fact_sales;
--- @ describe_history only=sql
+-- @ describe_history
 DESCRIBE HISTORY gold.dim_offer;
--- @ show_partitions only=sql
+-- @ show_partitions
 SHOW PARTITIONS gold.fact_sales;
--- @ show_tblproperties only=sql
+-- @ show_tblproperties
 SHOW TBLPROPERTIES gold.dim_offer;
--- @ show_create_table only=sql
+-- @ show_create_table
 SHOW CREATE TABLE gold.dim_offer;
+-- @ time_travel_as_of_diff
+SELECT (SELECT count(*) FROM gold.fact_sales VERSION AS OF 1) - (SELECT count(*) FROM gold.fact_sales VERSION AS OF 0) AS added_in_v1;
+-- @ time_travel_timestamp_as_of
+SELECT count(*) AS n, sum(total_paid_price_after_discount) AS revenue FROM gold.fact_sales TIMESTAMP AS OF '2100-01-01 00:00:00';
+-- @ time_travel_join_dimension_version
+SELECT p.product_category, count(*) AS sales FROM gold.fact_sales VERSION AS OF 1 f JOIN gold.dim_product VERSION AS OF 1 p ON f.product_key = p.product_key GROUP BY p.product_category ORDER BY p.product_category;
+-- @ percentile_approx_units note=rewritten
+SELECT product_category, percentile_approx(units, 0.5) AS median_units, percentile_approx(units, array(0.25, 0.75)) AS quartiles FROM gold.mkt_top_products WHERE period = 'ALL' GROUP BY product_category ORDER BY product_category;
+-- @ percentile_disc_cont note=rewritten
+SELECT is_online, percentile_disc(0.5) WITHIN GROUP (ORDER BY units) AS median_units, percentile_cont(0.9) WITHIN GROUP (ORDER BY units DESC) AS p10_units FROM gold.fact_sales GROUP BY is_online ORDER BY is_online;
