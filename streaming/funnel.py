@@ -24,9 +24,6 @@ TABLE = Table(
     comment="Live funnel per event-time minute (streaming); rates are NULL when their denominator is 0",
 )
 
-# The old name, still read by streaming/job.py until its split lands (then this line goes).
-SPEC = TABLE
-
 MEASURES = ("events", "views", "add_to_carts", "purchases", "recommendation_clicks")
 
 

@@ -8,7 +8,7 @@ from streaming.windows import Report
 
 
 def tables() -> tuple[TableSpec, ...]:
-    return (app_events.BRONZE, app_events.REJECTED, app_events.SILVER, funnel.SPEC, top_products.SPEC, revenue.SPEC)
+    return (app_events.BRONZE, app_events.REJECTED, app_events.SILVER, funnel.TABLE, top_products.TABLE, revenue.TABLE)
 
 
 def reports() -> tuple[Report, ...]:

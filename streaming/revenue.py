@@ -23,9 +23,6 @@ TABLE = Table(
     comment="Live revenue per payment method per event-time minute; avg_order_value rounded half-up to cents",
 )
 
-# The old name, still read by streaming/job.py until its split lands (then this line goes).
-SPEC = TABLE
-
 MEASURES = ("purchases", "units", "revenue")
 UNKNOWN_METHOD = "(unknown)"  # a purchase without a payment method still counts; it is not silently dropped
 

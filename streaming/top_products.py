@@ -31,9 +31,6 @@ TABLE = Table(
     comment="Live product and category activity per 5-minute event-time window (dimension = product | category)",
 )
 
-# The old name, still read by streaming/job.py until its split lands (then this line goes).
-SPEC = TABLE
-
 MEASURES = ("views", "add_to_carts", "purchases", "units_purchased", "revenue")
 MONEY = pa.decimal128(18, 2)
 
