@@ -138,6 +138,16 @@ def markdown(runs: list[dict], engine: str) -> str:
         lines.append(f"| {r['rows']:,} | {r['input_mb']} | {r['qlake']['seconds']} | {r['qlake']['peak_rss_mb']:.0f} | "
                      f"{r['duckdb']['seconds']} | {r['duckdb']['peak_rss_mb']:.0f} | {r['ratio']} | "
                      f"{r['qlake']['seconds'] / first['qlake']['seconds']:.2f} |")
+    measured = [r for r in runs if r.get("qlake_phases")]
+    if measured:
+        lines += ["", "Where qlake's time and memory go, per phase (peak RSS of the process while the phase ran):", "",
+                  "| phase | " + " | ".join(f"{r['rows']:,} rows s / MB" for r in measured) + " |",
+                  "|---|" + "---:|" * len(measured)]
+        by_name = [{p["phase"]: p for p in r["qlake_phases"]} for r in measured]
+        for p in measured[-1]["qlake_phases"]:
+            cells = [f"{m[p['phase']]['seconds']:.1f} / {m[p['phase']]['peak_rss_mb']:.0f}" if p["phase"] in m
+                     else "—" for m in by_name]
+            lines.append(f"| {'&nbsp;' * 4 * p['depth']}{p['phase']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -150,14 +160,18 @@ def main() -> int:
     for rows in sizes:
         runs.append(one_size(rows, HERE / "out_scale_runs" / str(rows)))
         print(json.dumps(runs[-1]), flush=True)
-    engine = engine_description(settings())
+    cfg = settings()
+    engine = engine_description(cfg)
     # Sizes measured by an earlier invocation (same engine) stay in the file, so sizes can be run one at a time.
     path = HERE / "results_scale.json"
     earlier = json.loads(path.read_text()) if path.is_file() else {}
-    if earlier.get("engine") == engine:
+    if (earlier.get("engine"), earlier.get("engine_memory_mb")) == (engine, cfg.engine_memory_mb):
         runs = sorted([r for r in earlier.get("runs", []) if r["rows"] not in sizes] + runs, key=lambda r: r["rows"])
-    payload = {"engine": engine, "measured_on": date.today().isoformat(), "machine": {"cpus": os.cpu_count()},
-               "rss_limit_mb": RSS_LIMIT_MB, "runs": runs}
+    payload = {"engine": engine, "engine_memory_mb": cfg.engine_memory_mb, "measured_on": date.today().isoformat(),
+               "machine": {"cpus": os.cpu_count()}, "rss_limit_mb": RSS_LIMIT_MB,
+               # other work shared the machine while some size ran: compare the ratios, not the seconds
+               "under_load": any(r.get("load_average_at_start", 0) > (os.cpu_count() or 1) for r in runs),
+               "runs": runs}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     table = markdown(runs, engine)
     (HERE / "results_scale.md").write_text(table + "\n")
