@@ -3,8 +3,11 @@ DuckDB on the same generated file, each in its own process so that each peak RSS
 
 Sizes: QLAKE_BENCH_ROWS (comma-separated, default ``550000,2000000``; add ``10000000`` for the 10M-row hour).
 Engine: QLAKE_ENGINE_MODE etc. as for any run (the child inherits them). qlake runs `qlake run hourly`, the job
-the scheduler runs; the metastore is started beforehand and measured apart (it is a long-lived service, not part
-of the hour's work). Writes bench/results_scale.json and bench/results_scale.md.
+the scheduler runs, with a memory-sampling profile: each phase's time and peak RSS (ingest, silver's staging,
+validation and writes, gold) go into the results beside the whole run's. The metastore is started beforehand
+and measured apart (it is a long-lived service, not part of the hour's work). QLAKE_BENCH_DATA: a folder where
+generated groups are kept and reused (the 10M-row group takes a minute to write); by default they are removed.
+Writes bench/results_scale.json and bench/results_scale.md.
 """
 
 from __future__ import annotations
@@ -26,6 +29,20 @@ from bench.common import Measure, tree_rss
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RSS_LIMIT_MB = 4096
+
+# `qlake run hourly` as the command line runs it, with a profile that samples RSS per phase, saved as JSON.
+_QLAKE = """
+import json, runpy, sys
+from qlake import profile
+group, phases = sys.argv[1], sys.argv[2]
+active = profile.start(echo=True, rss=True)
+sys.argv = ["qlake", "run", "hourly", "--incoming", group]
+try:
+    runpy.run_module("cli", run_name="__main__")
+finally:
+    with open(phases, "w") as out:
+        json.dump(active.as_dicts(), out)
+"""
 
 _DUCKDB = """
 import sys
@@ -74,14 +91,21 @@ def one_size(rows: int, work: Path) -> dict:
     env = dict(os.environ, QLAKE_HOME=str(work / "lake"), QLAKE_METASTORE_PORT=str(_free_port()),
                PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
     os.environ.update({k: env[k] for k in ("QLAKE_HOME", "QLAKE_METASTORE_PORT")})
-    started = time.perf_counter()
-    group = generate(work / "incoming", groups=1, rows=rows, seed=2026, redeliver=False)[0]
-    generated_s = round(time.perf_counter() - started, 1)
+    kept = os.environ.get("QLAKE_BENCH_DATA")
+    incoming = Path(kept, str(rows)) if kept else work / "incoming"
+    group, generated_s = incoming / "group1", None
+    if not group.is_dir():
+        started = time.perf_counter()
+        group = generate(incoming.with_suffix(".tmp"), groups=1, rows=rows, seed=2026, redeliver=False)[0]
+        group = Path(incoming.with_suffix(".tmp").rename(incoming), group.name)  # complete groups only
+        generated_s = round(time.perf_counter() - started, 1)
     cfg = settings()
     services.ensure_metastore(cfg)
     try:
-        qlake = run_measured([sys.executable, "-m", "cli", "run", "hourly", "--incoming", str(group)], env,
+        load_before = os.getloadavg()[0]
+        qlake = run_measured([sys.executable, "-c", _QLAKE, str(group), str(work / "phases.json")], env,
                              work / "qlake.log")
+        phases = json.loads((work / "phases.json").read_text())
         pid = services.Metastore(cfg).pid()
         metastore_mb = round(tree_rss(psutil.Process(pid)) / 2**20, 1) if pid else None
     finally:
@@ -91,7 +115,9 @@ def one_size(rows: int, work: Path) -> dict:
     shutil.rmtree(work, ignore_errors=True)  # 10M rows of lake + Parquet: do not keep them
     return {"rows": rows, "input_mb": size_mb, "generate_s": generated_s,
             "qlake": qlake.__dict__, "duckdb": duck.__dict__, "ratio": round(qlake.seconds / duck.seconds, 2),
-            "metastore_rss_mb": metastore_mb, "qlake_within_4gib": qlake.peak_rss_mb <= RSS_LIMIT_MB}
+            "metastore_rss_mb": metastore_mb, "qlake_within_4gib": qlake.peak_rss_mb <= RSS_LIMIT_MB,
+            # 1-minute load average when qlake started: above the core count, other work shared the machine
+            "load_average_at_start": round(load_before, 2), "qlake_phases": phases}
 
 
 def _free_port() -> int:
@@ -112,6 +138,16 @@ def markdown(runs: list[dict], engine: str) -> str:
         lines.append(f"| {r['rows']:,} | {r['input_mb']} | {r['qlake']['seconds']} | {r['qlake']['peak_rss_mb']:.0f} | "
                      f"{r['duckdb']['seconds']} | {r['duckdb']['peak_rss_mb']:.0f} | {r['ratio']} | "
                      f"{r['qlake']['seconds'] / first['qlake']['seconds']:.2f} |")
+    measured = [r for r in runs if r.get("qlake_phases")]
+    if measured:
+        lines += ["", "Where qlake's time and memory go, per phase (peak RSS of the process while the phase ran):", "",
+                  "| phase | " + " | ".join(f"{r['rows']:,} rows s / MB" for r in measured) + " |",
+                  "|---|" + "---:|" * len(measured)]
+        by_name = [{p["phase"]: p for p in r["qlake_phases"]} for r in measured]
+        for p in measured[-1]["qlake_phases"]:
+            cells = [f"{m[p['phase']]['seconds']:.1f} / {m[p['phase']]['peak_rss_mb']:.0f}" if p["phase"] in m
+                     else "—" for m in by_name]
+            lines.append(f"| {'&nbsp;' * 4 * p['depth']}{p['phase']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -124,14 +160,18 @@ def main() -> int:
     for rows in sizes:
         runs.append(one_size(rows, HERE / "out_scale_runs" / str(rows)))
         print(json.dumps(runs[-1]), flush=True)
-    engine = engine_description(settings())
+    cfg = settings()
+    engine = engine_description(cfg)
     # Sizes measured by an earlier invocation (same engine) stay in the file, so sizes can be run one at a time.
     path = HERE / "results_scale.json"
     earlier = json.loads(path.read_text()) if path.is_file() else {}
-    if earlier.get("engine") == engine:
+    if (earlier.get("engine"), earlier.get("engine_memory_mb")) == (engine, cfg.engine_memory_mb):
         runs = sorted([r for r in earlier.get("runs", []) if r["rows"] not in sizes] + runs, key=lambda r: r["rows"])
-    payload = {"engine": engine, "measured_on": date.today().isoformat(), "machine": {"cpus": os.cpu_count()},
-               "rss_limit_mb": RSS_LIMIT_MB, "runs": runs}
+    payload = {"engine": engine, "engine_memory_mb": cfg.engine_memory_mb, "measured_on": date.today().isoformat(),
+               "machine": {"cpus": os.cpu_count()}, "rss_limit_mb": RSS_LIMIT_MB,
+               # other work shared the machine while some size ran: compare the ratios, not the seconds
+               "under_load": any(r.get("load_average_at_start", 0) > (os.cpu_count() or 1) for r in runs),
+               "runs": runs}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     table = markdown(runs, engine)
     (HERE / "results_scale.md").write_text(table + "\n")

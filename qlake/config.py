@@ -74,6 +74,10 @@ class Settings:
     engine_max_workers: int = 0
     engine_worker_task_slots: int = 0  # local-cluster: tasks one worker runs at once; 0 = Sail's default
     engine_batch_rows: int = 0  # rows per Arrow batch inside Sail; 0 = Sail's default (8192)
+    # Sail's operator memory (sorts, aggregates, join tables), shared fairly by the operators of running queries:
+    # past its share a sort or an aggregate spills to temporary files instead of growing with the batch, so a
+    # 10M-row hour peaks at 2.3 GB (bench/scale.py). 0 = unbounded (Sail's default): memory grows with rows.
+    engine_memory_mb: int = 1536
 
     def __post_init__(self) -> None:
         if self.engine_mode not in ENGINE_MODES:
@@ -85,6 +89,8 @@ class Settings:
                              f"QLAKE_ENGINE_WORKERS={self.engine_workers}")
         if self.engine_worker_task_slots < 0 or self.engine_batch_rows < 0:
             raise ValueError("QLAKE_ENGINE_WORKER_TASK_SLOTS / QLAKE_ENGINE_BATCH_ROWS must be 0 (default) or more")
+        if self.engine_memory_mb < 0:
+            raise ValueError(f"QLAKE_ENGINE_MEMORY_MB={self.engine_memory_mb}: must be 0 (unbounded) or more")
 
     # ---- where things live -------------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -222,4 +228,5 @@ def settings() -> Settings:
         engine_max_workers=_env_int("QLAKE_ENGINE_MAX_WORKERS", 0),
         engine_worker_task_slots=_env_int("QLAKE_ENGINE_WORKER_TASK_SLOTS", 0),
         engine_batch_rows=_env_int("QLAKE_ENGINE_BATCH_ROWS", 0),
+        engine_memory_mb=_env_int("QLAKE_ENGINE_MEMORY_MB", 1536),
     )

@@ -156,17 +156,21 @@ def test_engine_settings_reach_sail(monkeypatch):
     from qlake.spark import engine_description, sail_runtime_env
 
     for name in ("QLAKE_ENGINE_MODE", "QLAKE_ENGINE_WORKERS", "QLAKE_ENGINE_MAX_WORKERS",
-                 "QLAKE_ENGINE_WORKER_TASK_SLOTS", "QLAKE_ENGINE_BATCH_ROWS"):
+                 "QLAKE_ENGINE_WORKER_TASK_SLOTS", "QLAKE_ENGINE_BATCH_ROWS", "QLAKE_ENGINE_MEMORY_MB"):
         monkeypatch.delenv(name, raising=False)
-    assert sail_runtime_env(settings()) == {"SAIL_MODE": "local"}
+    bounded = {"SAIL_RUNTIME__MEMORY_POOL__TYPE": "fair", "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": "1610612736",
+               "SAIL_PARQUET__MAX_ROW_GROUP_SIZE": "131072"}
+    assert sail_runtime_env(settings()) == {"SAIL_MODE": "local", **bounded}
     assert engine_description(settings()) == "sail local"
+    monkeypatch.setenv("QLAKE_ENGINE_MEMORY_MB", "0")  # unbounded: Sail's own defaults
+    assert sail_runtime_env(settings()) == {"SAIL_MODE": "local"}
     monkeypatch.setenv("QLAKE_ENGINE_MODE", "Local-Cluster")
     monkeypatch.setenv("QLAKE_ENGINE_WORKERS", "3")
     monkeypatch.setenv("QLAKE_ENGINE_WORKER_TASK_SLOTS", "4")
     monkeypatch.setenv("QLAKE_ENGINE_BATCH_ROWS", "4096")
     assert sail_runtime_env(settings()) == {
         "SAIL_MODE": "local-cluster", "SAIL_CLUSTER__WORKER_INITIAL_COUNT": "3",
-        "SAIL_CLUSTER__WORKER_TASK_SLOTS": "4", "SAIL_EXECUTION__BATCH_SIZE": "4096"}
+        "SAIL_CLUSTER__WORKER_TASK_SLOTS": "4", "SAIL_EXECUTION__BATCH_SIZE": "4096"}  # QLAKE_ENGINE_MEMORY_MB=0 from above
     assert engine_description(settings()) == "sail local-cluster (3 workers x 4 task slots)"
     monkeypatch.setenv("QLAKE_ENGINE_MAX_WORKERS", "6")
     assert sail_runtime_env(settings())["SAIL_CLUSTER__WORKER_MAX_COUNT"] == "6"
@@ -175,7 +179,8 @@ def test_engine_settings_reach_sail(monkeypatch):
     monkeypatch.delenv("QLAKE_SPARK_REMOTE")
     for name, value, message in [("QLAKE_ENGINE_MODE", "kubernetes", "expected one of local, local-cluster"),
                                  ("QLAKE_ENGINE_MAX_WORKERS", "2", "is below QLAKE_ENGINE_WORKERS=3"),
-                                 ("QLAKE_ENGINE_WORKERS", "0", "at least one worker")]:
+                                 ("QLAKE_ENGINE_WORKERS", "0", "at least one worker"),
+                                 ("QLAKE_ENGINE_MEMORY_MB", "-1", "must be 0 .unbounded. or more")]:
         with monkeypatch.context() as m:
             m.setenv(name, value)
             with pytest.raises(ValueError, match=message):
