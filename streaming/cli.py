@@ -3,6 +3,7 @@
     qlake produce [--count N] [--duration S] [--rate R] [--seed S] [--start TS] [--extra-field-ratio P] [--malformed-ratio P]
     qlake stream [--available-now] [--max-offsets-per-trigger N] [--trigger-interval "1 second"] [--watermark ...]
     qlake stream status [--json]
+    qlake stream compact [--retention-hours H] [--json]    (schedule it, e.g. hourly: see README)
     qlake report stream [--follow] [--interval S]
 
 ``python -m streaming.cli ...`` runs the same commands stand-alone.
@@ -98,6 +99,25 @@ def stream_status(as_json):
     for p, end in (info.get("end_offsets") or {}).items():
         table.add_row(p, f"{info['committed_offsets'].get(p, 0):,}", f"{end:,}", f"{info['lag'][p]:,}")
     console.print(table)
+
+
+@stream.command("compact")
+@click.option("--retention-hours", type=click.FloatRange(min=0), default=None,
+              help="Vacuum keeps unreferenced files younger than this (default 1).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stream_compact(retention_hours, as_json):
+    """Merge the stream tables' small files and vacuum them (safe while the stream runs)."""
+    from streaming.compaction import RETENTION_HOURS, compact
+
+    results = compact(load_settings(), retention_hours=RETENTION_HOURS if retention_hours is None else retention_hours)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for r in results:
+        note = f"  ({r['error']})" if r["error"] else ("" if r["compacted"] else "  (vacuum only: stream running)")
+        click.echo(f"{r['table']}: {r['files_before']:,} -> {r['files_after']:,} files in {r['seconds']:.1f}s{note}")
+    if any(r["error"] for r in results):
+        raise SystemExit(1)
 
 
 @click.command("stream")

@@ -7,7 +7,7 @@ import pickle
 import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows, ReadMinRows
 
-from streaming.kafka_source import SCHEMA, KafkaStreamReader, _proportional, arrow_schema
+from streaming.kafka_source import SCHEMA, KafkaStreamReader, _proportional, arrow_schema, group_ranges
 
 
 def reader(ends: dict[int, int], **options) -> KafkaStreamReader:
@@ -57,8 +57,18 @@ def test_new_partition_is_read_from_its_beginning_and_partitions_are_ranges():
     r = reader({0: 10, 1: 4, 2: 3})
     end = r.latestOffset({"t": {"0": 8, "1": 4}}, ReadAllAvailable())
     assert end == {"t": {"0": 10, "1": 4, "2": 3}}
-    ranges = [(p.partition, p.start, p.end) for p in r.partitions({"t": {"0": 8, "1": 4}}, end)]
-    assert ranges == [(0, 8, 10), (2, 0, 3)]  # partition 1 has nothing new: no task
+    ranges = [p.ranges for p in r.partitions({"t": {"0": 8, "1": 4}}, end)]
+    assert ranges == [[(0, 8, 10)], [(2, 0, 3)]]  # one reader per partition; partition 1 has nothing new: no task
+
+
+def test_more_partitions_than_readers_are_grouped_by_rows():
+    r = reader({p: 0 for p in range(5)}, maxReaders="2")
+    end = {"t": {"0": 100, "1": 90, "2": 60, "3": 40, "4": 10}}
+    readers = r.partitions({"t": {str(p): 0 for p in range(5)}}, end)
+    # largest first onto the least loaded reader: 100 | 90, +60 | +40, +10
+    assert [p.ranges for p in readers] == [[(0, 0, 100), (3, 0, 40), (4, 0, 10)], [(1, 0, 90), (2, 0, 60)]]
+    assert [p.rows for p in readers] == [150, 150]
+    assert group_ranges([(0, 5, 9)], 4) == [[(0, 5, 9)]]
 
 
 def test_broker_outage_means_no_new_data_not_failure():
