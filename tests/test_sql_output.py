@@ -66,14 +66,14 @@ def test_errors_exit_1_without_traceback(spark):
 def test_qlake_sql_process_leaves_pandas_out_and_exits_at_once(spark):
     """The `qlake sql` process (README "SQL", latency): pyspark's Connect client without pandas, every type
     still rendered, the exit code kept by the quick exit."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "qlake.cli", "sql", ALL_TYPES, "--format", "csv"],
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli", "sql", ALL_TYPES, "--format", "csv"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines() == ["b,m,a,s,d,ts,ntz,dt,n,nan,t", CSV_ROW]
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time")}
     assert "pyspark.sql.connect.session" in imported
     assert not {"pandas.core.frame", "pyarrow.compute", "IPython"} & imported
-    failed = subprocess.run([sys.executable, "-m", "qlake.cli", "sql", "SELECT * FROM gold.no_such_table"],
+    failed = subprocess.run([sys.executable, "-m", "cli", "sql", "SELECT * FROM gold.no_such_table"],
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1 and failed.stderr.startswith("error: table or view not found: gold.no_such_table")
 
