@@ -76,7 +76,7 @@ def raw_confluent_rate(settings, expected: int) -> float:
     from confluent_kafka import Consumer, TopicPartition
 
     from qlake.broker import topic_partitions
-    from streaming.kafka_source import reader_config
+    from streaming.kafka_records import reader_config
 
     topic = settings.kafka_topic
     consumer = Consumer(reader_config({"bootstrap.servers": settings.bootstrap_servers}))
@@ -95,7 +95,7 @@ def raw_confluent_rate(settings, expected: int) -> float:
 
 
 def stream_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "streaming.cli", "stream", *args]
+    return [sys.executable, "-m", "cli", "stream", *args]
 
 
 def job_env() -> dict:

@@ -25,8 +25,8 @@ COMMANDS = {
     "dq": "cli.reports:dq_group",
     "report": "cli.reports:report_group",
     "sql": "cli.sql:sql_cmd",
-    "produce": "streaming.cli:produce",
-    "stream": "streaming.cli:stream",
+    "produce": "cli.stream:produce",
+    "stream": "cli.stream:stream",
 }
 
 

@@ -11,7 +11,7 @@ from cli.output import print_rows
 from gold import b2b_export, reports
 from qlake import dq_report, spark
 from qlake.config import settings
-from streaming import cli as streaming_cli
+from cli import stream as stream_commands
 
 
 @click.group("export")
@@ -92,4 +92,4 @@ def report_marketing_cmd(top: int, no_charts: bool) -> None:
             click.echo(f"chart: {reports.chart(report, cfg)}")
 
 
-report_group.add_command(streaming_cli.report_stream, "stream")
+report_group.add_command(stream_commands.report_stream, "stream")

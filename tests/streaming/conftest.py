@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class StreamHarness:
-    """Runs ``python -m streaming.cli ...`` the way an operator runs ``qlake ...``, and reads the results."""
+    """Runs ``python -m cli ...`` the way an operator runs ``qlake ...``, and reads the results."""
 
     def __init__(self, settings):
         self.settings = settings
@@ -38,7 +38,7 @@ class StreamHarness:
 
     def cli(self, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "streaming.cli", *args], env=self.env(**env), cwd=REPO,
+            [sys.executable, "-m", "cli", *args], env=self.env(**env), cwd=REPO,
             capture_output=True, text=True, timeout=timeout,
         )
 
@@ -56,7 +56,7 @@ class StreamHarness:
 
     def start_stream(self, *args: str, **env: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "streaming.cli", "stream", *args], env=self.env(**env), cwd=REPO,
+            [sys.executable, "-m", "cli", "stream", *args], env=self.env(**env), cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from streaming.kafka_source import arrow_schema, read_ranges
+from streaming.kafka_records import arrow_schema, read_ranges
 
 
 def _read(settings, ranges, **options) -> pa.Table:

@@ -7,7 +7,8 @@ import pickle
 import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows, ReadMinRows
 
-from streaming.kafka_source import SCHEMA, KafkaStreamReader, _proportional, arrow_schema, group_ranges
+from streaming.kafka_records import SCHEMA, arrow_schema
+from streaming.kafka_source import KafkaStreamReader, _proportional, group_ranges
 
 
 def reader(ends: dict[int, int], **options) -> KafkaStreamReader:

@@ -6,16 +6,13 @@
     qlake stream compact [--retention-hours H] [--json]    (schedule it, e.g. hourly: see README)
     qlake report stream [--follow] [--interval S]
 
-``python -m streaming.cli ...`` runs the same commands stand-alone.
-
-Heavy by design: every ``qlake`` command imports this module, and the stream's modules load pyarrow, deltalake,
-Kafka and classic Spark (seconds of imports), so each command imports what it runs inside its own body.
+Heavy by design: the stream's modules load pyarrow, deltalake, Kafka and classic Spark (seconds of imports), and
+`qlake stream status` or `qlake produce` need none of that, so each command imports what it runs inside its body.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from rich.console import Console
@@ -131,21 +128,3 @@ def report_stream(follow, interval, minutes, top):
 
     show(load_settings(), follow=follow, interval=interval, minutes=minutes, top=top)
 
-
-@click.group()
-def main():
-    """Stand-alone entry point (the same commands are registered on ``qlake``)."""
-
-
-@click.group("report")
-def report():
-    """Reports."""
-
-
-main.add_command(produce)
-main.add_command(stream)
-report.add_command(report_stream)
-main.add_command(report)
-
-if __name__ == "__main__":
-    sys.exit(main())
