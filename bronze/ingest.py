@@ -44,7 +44,7 @@ from bronze.delivery import (
     wait_until_settled,
 )
 from bronze.raw_files import RawFileKind
-from qlake import catalog, storage, table_stats
+from qlake import catalog, ops, storage, table_stats
 from qlake.config import Settings
 _EXTRA_FIELD = "_qlake_extra_field"  # sentinel column: non-null only when a row has more fields than the header
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -158,6 +158,9 @@ class Ingestor:
         self.cfg = cfg
         self.now = now
         self.batch_id = batch_id or new_batch_id(now())
+        # Manifest rows of this call, written by flush() in one commit per table (not one per file): a crash
+        # before it loses no data, since a file whose rows are in bronze is found again as "recovered".
+        self._pending: dict[str, list[dict]] = {ingested_files.TABLE.name: [], rejected_files.TABLE.name: []}
         for spec in (*(k.table for k in FILE_KINDS), ingested_files.TABLE, rejected_files.TABLE):
             catalog.ensure_table(spark, spec, cfg)
         self._load_manifest()
@@ -245,8 +248,12 @@ class Ingestor:
         longest = F.greatest(*[F.coalesce(F.length(F.col(f"`{c}`")), F.lit(0)) for c in kind.columns])
         too_long = longest > F.lit(self.cfg.max_field_chars)
         try:
-            # One scan finds both kinds of bad row; telling them apart is only paid for a bad file.
-            bad_rows = raw.where(F.col(_EXTRA_FIELD).isNotNull() | too_long).limit(1).count()
+            # One scan counts the rows and finds both kinds of bad row; telling them apart is only paid for a
+            # bad file.
+            is_bad_row = F.col(_EXTRA_FIELD).isNotNull() | too_long
+            totals = raw.agg(F.count(F.lit(1)).alias("rows"),
+                             F.count(F.when(is_bad_row, F.lit(1))).alias("bad_rows")).first()
+            count, bad_rows = totals["rows"], totals["bad_rows"]
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
             message = _engine_message(exc)
             counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
@@ -272,9 +279,8 @@ class Ingestor:
             )
         rows = with_lineage(numbered, kind, landing_path=landing, sha256=sha, batch_id=self.batch_id,
                             ingested_at=at)
-        count = raw.count()  # every parsed row is appended; the landed file does not change
         catalog.append(self.spark, rows, kind.table, self.cfg)
-        return count
+        return count  # every parsed row is appended (counted in the scan above); the landed file does not change
 
     def _record(self, kind: RawFileKind, path: Path, source_path: str, sha: str, size: int, *, rows: int,
                 status: str, landing: str | None, duplicate_of: str | None = None) -> None:
@@ -291,8 +297,7 @@ class Ingestor:
             "batch_id": self.batch_id,
             "ingested_at": self.now(),
         }
-        catalog.append(self.spark, self.spark.createDataFrame([row], ingested_files.TABLE.row_schema()),
-                       ingested_files.TABLE, self.cfg)
+        self._pending[ingested_files.TABLE.name].append(row)
         self.seen.add((source_path, sha))
         if status == "ingested":
             self.ingested[sha] = landing or ""
@@ -322,10 +327,15 @@ class Ingestor:
             "batch_id": self.batch_id,
             "rejected_at": at,
         }
-        catalog.append(self.spark, self.spark.createDataFrame([row], rejected_files.TABLE.row_schema()),
-                       rejected_files.TABLE, self.cfg)
+        self._pending[rejected_files.TABLE.name].append(row)
         self.seen.add((source_path, sha))
         return FileOutcome(source_path, "rejected", reason=reason, sha256=sha)
+
+    def flush(self) -> None:
+        """Write the manifest rows of the files handled since the last flush: one commit per manifest table."""
+        for spec in (ingested_files.TABLE, rejected_files.TABLE):
+            rows, self._pending[spec.name] = self._pending[spec.name], []
+            ops.append_rows(self.spark, self.cfg, spec, rows)
 
 
 def _engine_message(exc: Exception) -> str:
@@ -340,11 +350,14 @@ def ingest(spark: SparkSession, cfg: Settings, paths: Iterable[str | Path], *,
     settled = wait_until_settled(files, cfg.settle_seconds)
     ingestor = Ingestor(spark, cfg, batch_id)
     report = IngestReport(ingestor.batch_id, warnings=incomplete_groups(files))
-    for path in files:
-        outcome = ingestor.ingest_file(path, settled[path])
-        report.files.append(outcome)
-        if on_file:
-            on_file(outcome)
+    try:
+        for path in files:
+            outcome = ingestor.ingest_file(path, settled[path])
+            report.files.append(outcome)
+            if on_file:
+                on_file(outcome)
+    finally:
+        ingestor.flush()  # what was handled before a failure is recorded as it would have been file by file
     return report
 
 

@@ -237,7 +237,7 @@ def merge(
     steps are idempotent row by row, so a crash between them heals on the next run. ``atomic=True`` keeps it to
     one commit, for tables whose rows depend on each other (SCD2: closing a version and opening the next): one
     MERGE when existing rows change, else the INSERT alone. Into a table this run created empty, the INSERT
-    alone, without looking.
+    alone, without looking; a table that gets neither changed nor new rows gets no commit.
     """
     ensure_table(spark, spec, cfg)
     if _claim_empty(spark, spec):
@@ -252,10 +252,13 @@ def merge(
     source = conform(df, spec)
     # The look-up and the INSERT are DataFrame plans: a temp view costs two more round trips (and an analysis of
     # the whole source plan), so only a MERGE, which needs SQL, registers one.
-    changed_rows = source.alias("s").join(spark.table(spec.name).alias("t"), on=F.expr(on), how="inner") \
-        .where(F.expr(changed)).select(*[F.col(f"s.`{c}`") for c in columns])
-    # Most runs change few or no existing rows: look first, and only MERGE when something changed.
-    if sets and changed_rows.limit(1).count():
+    matched = source.alias("s").join(spark.table(spec.name).alias("t"), on=F.expr(on), how="left")
+    is_new = F.col(f"t.`{keys[0]}`").isNull()  # a matched row's key equals the source's, so it is not null
+    # Most runs change few or no existing rows, and often add none: one look counts both, and only what has rows
+    # to write is written (no MERGE without changes, no empty INSERT commit on a table the run does not change).
+    pending = matched.agg(F.count(F.when(~is_new & F.expr(changed), F.lit(1))).alias("changed"),
+                          F.count(F.when(is_new, F.lit(1))).alias("new")).first()
+    if sets and pending["changed"]:
         if atomic:
             insert_cols = ", ".join(f"`{c}`" for c in columns)
             _sql_with(spark, source, lambda view: (
@@ -263,8 +266,11 @@ def merge(
                 f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
                 f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})"))
             return
+        changed_rows = matched.where(~is_new & F.expr(changed)).select(*[F.col(f"s.`{c}`") for c in columns])
         _sql_with(spark, changed_rows, lambda view: (
             f"MERGE INTO {spec.name} t USING {view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}"))
+    if not pending["new"]:
+        return
     new_rows = source.join(spark.table(spec.name), on=keys, how="left_anti")
     conform(new_rows, spec).write.insertInto(spec.name)  # a USING join puts the keys first: re-order by name
 
