@@ -5,9 +5,10 @@ Per file, in order:
 2. known (path, content) → skipped silently (a re-run); known content at a new path → re-delivery, 0 rows;
 3. copy into ``landing/date=YYYY-MM-DD/hour=HH/`` (the raw lake), parse with the engine (all strings),
    reject rows with more fields than the header, append to the bronze table in ONE Delta commit (atomic per
-   file), then record the manifest row.
+   file), then note the manifest row; the manifest rows of one call are written together at its end (one
+   commit per manifest table, not one per file).
 
-A crash between the data commit and the manifest row is healed on the next run: rows of that content hash are
+A crash between the data commit and the manifest write is healed on the next run: rows of that content hash are
 already in the table, so the manifest is completed without appending again. Rejected files are copied to
 ``quarantine/`` (the delivered file is never deleted: drop folders may be read-only) and recorded with the reason.
 """

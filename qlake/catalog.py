@@ -19,6 +19,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from qlake.catalog_state import CatalogState
 from qlake.config import LAYERS, Settings, settings as load_settings
@@ -76,6 +77,21 @@ class TableSpec:
         """The schema of rows a job builds in Python (``createDataFrame``): the columns in order, all nullable
         (NOT NULL is the table's constraint, checked when the rows are written)."""
         return ", ".join(f"{name} {sql_type}" for name, sql_type in self.column_types)
+
+    def row_struct(self) -> T.StructType | str:
+        """:meth:`row_schema` built here when every column has a plain type (ops tables, manifests): a DDL string
+        passed to ``createDataFrame`` is one more engine round trip to parse it, per call. Otherwise the string."""
+        fields = []
+        for name, sql_type in self.column_types:
+            plain = _PLAIN_TYPES.get(sql_type.upper())
+            if plain is None:
+                return self.row_schema()
+            fields.append(T.StructField(name, plain(), True))
+        return T.StructType(fields)
+
+
+_PLAIN_TYPES = {"STRING": T.StringType, "BIGINT": T.LongType, "INT": T.IntegerType, "BOOLEAN": T.BooleanType,
+                "TIMESTAMP": T.TimestampType, "DATE": T.DateType, "DOUBLE": T.DoubleType}
 
 
 def columns_from(table: str, *same: str, **renamed: str | tuple[str, ...]) -> dict[str, tuple[str, ...]]:

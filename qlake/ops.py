@@ -85,9 +85,9 @@ def record_markers(spark: SparkSession, cfg: Settings, consumer: str, source: st
         return
     now = utcnow()
     rows = [(consumer, source, m, n, run_id, now) for m, n in markers.items()]
-    catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_schema()), PIPELINE_STATE, cfg)
+    catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_struct()), PIPELINE_STATE, cfg)
 
 
 def append_rows(spark: SparkSession, cfg: Settings, spec: TableSpec, rows: list[dict]) -> None:
     if rows:
-        catalog.append(spark, spark.createDataFrame(rows, spec.row_schema()), spec, cfg)
+        catalog.append(spark, spark.createDataFrame(rows, spec.row_struct()), spec, cfg)
