@@ -150,6 +150,7 @@ def test_row_schema_is_the_spec_without_not_null_and_builds_rows(spark):
         ("id", "int", True), ("amount", "decimal(12,2)", True), ("tags", "map<string,string>", True),
         ("label", "string", True),
     ]
+    assert [tuple(r) for r in df.collect()] == [(1, Decimal("2.50"), {"k": "v"}, None)]
 
 
 def test_row_struct_of_plain_types_is_what_the_engine_parses_from_the_row_schema(spark):
@@ -162,4 +163,3 @@ def test_row_struct_of_plain_types_is_what_the_engine_parses_from_the_row_schema
     assert spec.row_struct() == spark.createDataFrame([], spec.row_schema()).schema
     other = TableSpec(name="qtest.row_struct_other", columns="id INT NOT NULL, amount DECIMAL(12,2)")
     assert other.row_struct() == "id INT, amount DECIMAL(12,2)"
-    assert [tuple(r) for r in df.collect()] == [(1, Decimal("2.50"), {"k": "v"}, None)]
