@@ -5,9 +5,10 @@ Per file, in order:
 2. known (path, content) → skipped silently (a re-run); known content at a new path → re-delivery, 0 rows;
 3. copy into ``landing/date=YYYY-MM-DD/hour=HH/`` (the raw lake), parse with the engine (all strings),
    reject rows with more fields than the header, append to the bronze table in ONE Delta commit (atomic per
-   file), then record the manifest row.
+   file), then note the manifest row; the manifest rows of one call are written together at its end (one
+   commit per manifest table, not one per file).
 
-A crash between the data commit and the manifest row is healed on the next run: rows of that content hash are
+A crash between the data commit and the manifest write is healed on the next run: rows of that content hash are
 already in the table, so the manifest is completed without appending again. Rejected files are copied to
 ``quarantine/`` (the delivered file is never deleted: drop folders may be read-only) and recorded with the reason.
 """
@@ -44,7 +45,7 @@ from bronze.delivery import (
     wait_until_settled,
 )
 from bronze.raw_files import RawFileKind
-from qlake import catalog, storage, table_stats
+from qlake import catalog, ops, storage, table_stats
 from qlake.config import Settings
 _EXTRA_FIELD = "_qlake_extra_field"  # sentinel column: non-null only when a row has more fields than the header
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -158,6 +159,9 @@ class Ingestor:
         self.cfg = cfg
         self.now = now
         self.batch_id = batch_id or new_batch_id(now())
+        # Manifest rows of this call, written by flush() in one commit per table (not one per file): a crash
+        # before it loses no data, since a file whose rows are in bronze is found again as "recovered".
+        self._pending: dict[str, list[dict]] = {ingested_files.TABLE.name: [], rejected_files.TABLE.name: []}
         for spec in (*(k.table for k in FILE_KINDS), ingested_files.TABLE, rejected_files.TABLE):
             catalog.ensure_table(spark, spec, cfg)
         self._load_manifest()
@@ -245,8 +249,12 @@ class Ingestor:
         longest = F.greatest(*[F.coalesce(F.length(F.col(f"`{c}`")), F.lit(0)) for c in kind.columns])
         too_long = longest > F.lit(self.cfg.max_field_chars)
         try:
-            # One scan finds both kinds of bad row; telling them apart is only paid for a bad file.
-            bad_rows = raw.where(F.col(_EXTRA_FIELD).isNotNull() | too_long).limit(1).count()
+            # One scan counts the rows and finds both kinds of bad row; telling them apart is only paid for a
+            # bad file.
+            is_bad_row = F.col(_EXTRA_FIELD).isNotNull() | too_long
+            totals = raw.agg(F.count(F.lit(1)).alias("rows"),
+                             F.count(F.when(is_bad_row, F.lit(1))).alias("bad_rows")).first()
+            count, bad_rows = totals["rows"], totals["bad_rows"]
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
             message = _engine_message(exc)
             counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
@@ -272,9 +280,8 @@ class Ingestor:
             )
         rows = with_lineage(numbered, kind, landing_path=landing, sha256=sha, batch_id=self.batch_id,
                             ingested_at=at)
-        count = raw.count()  # every parsed row is appended; the landed file does not change
         catalog.append(self.spark, rows, kind.table, self.cfg)
-        return count
+        return count  # every parsed row is appended (counted in the scan above); the landed file does not change
 
     def _record(self, kind: RawFileKind, path: Path, source_path: str, sha: str, size: int, *, rows: int,
                 status: str, landing: str | None, duplicate_of: str | None = None) -> None:
@@ -291,8 +298,7 @@ class Ingestor:
             "batch_id": self.batch_id,
             "ingested_at": self.now(),
         }
-        catalog.append(self.spark, self.spark.createDataFrame([row], ingested_files.TABLE.row_schema()),
-                       ingested_files.TABLE, self.cfg)
+        self._pending[ingested_files.TABLE.name].append(row)
         self.seen.add((source_path, sha))
         if status == "ingested":
             self.ingested[sha] = landing or ""
@@ -322,10 +328,15 @@ class Ingestor:
             "batch_id": self.batch_id,
             "rejected_at": at,
         }
-        catalog.append(self.spark, self.spark.createDataFrame([row], rejected_files.TABLE.row_schema()),
-                       rejected_files.TABLE, self.cfg)
+        self._pending[rejected_files.TABLE.name].append(row)
         self.seen.add((source_path, sha))
         return FileOutcome(source_path, "rejected", reason=reason, sha256=sha)
+
+    def flush(self) -> None:
+        """Write the manifest rows of the files handled since the last flush: one commit per manifest table."""
+        for spec in (ingested_files.TABLE, rejected_files.TABLE):
+            rows, self._pending[spec.name] = self._pending[spec.name], []
+            ops.append_rows(self.spark, self.cfg, spec, rows)
 
 
 def _engine_message(exc: Exception) -> str:
@@ -340,11 +351,14 @@ def ingest(spark: SparkSession, cfg: Settings, paths: Iterable[str | Path], *,
     settled = wait_until_settled(files, cfg.settle_seconds)
     ingestor = Ingestor(spark, cfg, batch_id)
     report = IngestReport(ingestor.batch_id, warnings=incomplete_groups(files))
-    for path in files:
-        outcome = ingestor.ingest_file(path, settled[path])
-        report.files.append(outcome)
-        if on_file:
-            on_file(outcome)
+    try:
+        for path in files:
+            outcome = ingestor.ingest_file(path, settled[path])
+            report.files.append(outcome)
+            if on_file:
+                on_file(outcome)
+    finally:
+        ingestor.flush()  # what was handled before a failure is recorded as it would have been file by file
     return report
 
 

@@ -19,6 +19,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from qlake.catalog_state import CatalogState
 from qlake.config import LAYERS, Settings, settings as load_settings
@@ -76,6 +77,21 @@ class TableSpec:
         """The schema of rows a job builds in Python (``createDataFrame``): the columns in order, all nullable
         (NOT NULL is the table's constraint, checked when the rows are written)."""
         return ", ".join(f"{name} {sql_type}" for name, sql_type in self.column_types)
+
+    def row_struct(self) -> T.StructType | str:
+        """:meth:`row_schema` built here when every column has a plain type (ops tables, manifests): a DDL string
+        passed to ``createDataFrame`` is one more engine round trip to parse it, per call. Otherwise the string."""
+        fields = []
+        for name, sql_type in self.column_types:
+            plain = _PLAIN_TYPES.get(sql_type.upper())
+            if plain is None:
+                return self.row_schema()
+            fields.append(T.StructField(name, plain(), True))
+        return T.StructType(fields)
+
+
+_PLAIN_TYPES = {"STRING": T.StringType, "BIGINT": T.LongType, "INT": T.IntegerType, "BOOLEAN": T.BooleanType,
+                "TIMESTAMP": T.TimestampType, "DATE": T.DateType, "DOUBLE": T.DoubleType}
 
 
 def columns_from(table: str, *same: str, **renamed: str | tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -237,7 +253,7 @@ def merge(
     steps are idempotent row by row, so a crash between them heals on the next run. ``atomic=True`` keeps it to
     one commit, for tables whose rows depend on each other (SCD2: closing a version and opening the next): one
     MERGE when existing rows change, else the INSERT alone. Into a table this run created empty, the INSERT
-    alone, without looking.
+    alone, without looking; a table that gets neither changed nor new rows gets no commit.
     """
     ensure_table(spark, spec, cfg)
     if _claim_empty(spark, spec):
@@ -252,10 +268,13 @@ def merge(
     source = conform(df, spec)
     # The look-up and the INSERT are DataFrame plans: a temp view costs two more round trips (and an analysis of
     # the whole source plan), so only a MERGE, which needs SQL, registers one.
-    changed_rows = source.alias("s").join(spark.table(spec.name).alias("t"), on=F.expr(on), how="inner") \
-        .where(F.expr(changed)).select(*[F.col(f"s.`{c}`") for c in columns])
-    # Most runs change few or no existing rows: look first, and only MERGE when something changed.
-    if sets and changed_rows.limit(1).count():
+    matched = source.alias("s").join(spark.table(spec.name).alias("t"), on=F.expr(on), how="left")
+    is_new = F.col(f"t.`{keys[0]}`").isNull()  # a matched row's key equals the source's, so it is not null
+    # Most runs change few or no existing rows, and often add none: one look counts both, and only what has rows
+    # to write is written (no MERGE without changes, no empty INSERT commit on a table the run does not change).
+    pending = matched.agg(F.count(F.when(~is_new & F.expr(changed), F.lit(1))).alias("changed"),
+                          F.count(F.when(is_new, F.lit(1))).alias("new")).first()
+    if sets and pending["changed"]:
         if atomic:
             insert_cols = ", ".join(f"`{c}`" for c in columns)
             _sql_with(spark, source, lambda view: (
@@ -263,8 +282,11 @@ def merge(
                 f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
                 f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})"))
             return
+        changed_rows = matched.where(~is_new & F.expr(changed)).select(*[F.col(f"s.`{c}`") for c in columns])
         _sql_with(spark, changed_rows, lambda view: (
             f"MERGE INTO {spec.name} t USING {view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}"))
+    if not pending["new"]:
+        return
     new_rows = source.join(spark.table(spec.name), on=keys, how="left_anti")
     conform(new_rows, spec).write.insertInto(spec.name)  # a USING join puts the keys first: re-order by name
 

@@ -62,15 +62,32 @@ def consumed_markers(spark: SparkSession, cfg: Settings, consumer: str, source: 
     return {r.marker for r in rows}
 
 
+def consumed_markers_by_consumer(spark: SparkSession, cfg: Settings, prefix: str) -> dict[tuple[str, str], set[str]]:
+    """Every consumer's markers whose name starts with ``prefix``, as (consumer, source) -> markers: one query
+    for a job whose tables each ask :func:`consumed_markers`."""
+    catalog.ensure_table(spark, PIPELINE_STATE, cfg)
+    rows = (
+        spark.table(PIPELINE_STATE.name)
+        .where(F.col("consumer").startswith(prefix))
+        .select("consumer", "source", "marker")
+        .distinct()
+        .collect()
+    )
+    markers: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        markers.setdefault((r.consumer, r.source), set()).add(r.marker)
+    return markers
+
+
 def record_markers(spark: SparkSession, cfg: Settings, consumer: str, source: str, markers: dict[str, int],
                    run_id: str) -> None:
     if not markers:
         return
     now = utcnow()
     rows = [(consumer, source, m, n, run_id, now) for m, n in markers.items()]
-    catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_schema()), PIPELINE_STATE, cfg)
+    catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_struct()), PIPELINE_STATE, cfg)
 
 
 def append_rows(spark: SparkSession, cfg: Settings, spec: TableSpec, rows: list[dict]) -> None:
     if rows:
-        catalog.append(spark, spark.createDataFrame(rows, spec.row_schema()), spec, cfg)
+        catalog.append(spark, spark.createDataFrame(rows, spec.row_struct()), spec, cfg)

@@ -75,7 +75,7 @@ def row(record: RunRecord, ended_at: datetime | None, versions: dict | None = No
 
 def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datetime | None,
           versions: dict | None = None) -> None:
-    rows = spark.createDataFrame([row(record, ended_at, versions)], JOB_RUNS.row_schema())
+    rows = spark.createDataFrame([row(record, ended_at, versions)], JOB_RUNS.row_struct())
     catalog.append(spark, rows, JOB_RUNS, cfg)
 
 

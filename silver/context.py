@@ -29,6 +29,10 @@ class SilverContext:
     dq_results: list[tuple[str, RuleResult]] = field(default_factory=list)
     accounting: list[Accounting] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)
+    # Read once per run by silver.incremental (the bronze manifest and the consumed file hashes, every table's
+    # at once): every table is staged before any records what it consumed.
+    ingested_files: dict[str, dict[str, int]] | None = None
+    consumed: dict[tuple[str, str], set[str]] | None = None
 
     @property
     def params(self) -> dict:

@@ -60,9 +60,9 @@ def finish_dimension(ctx: SilverContext, dim: Scd2Dimension, batch: FlaggedBatch
     new, flagged = batch.new, batch.flagged
     check_batch(ctx, flagged, dim.table, dim.suite)
     acct.rows_in = sum(new.markers.values())
-    acct.quarantined = quarantine(ctx, flagged, dim.table, new.df, dim.raw_columns)
+    good_rows, quarantined = batch.split_counts()
+    acct.quarantined = quarantine(ctx, flagged, dim.table, new.df, dim.raw_columns, quarantined)
     good = batch.good()
-    good_rows = good.count()
     delivered = latest_per_key(good, [dim.key, "_source_sha256"]).select(
         dim.key, *dim.attributes, F.col("_ingested_at").alias("_effective"), "_source_file", "_row_number"
     )

@@ -33,18 +33,29 @@ def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> New
     """Bronze rows of files this consumer has not processed yet.
 
     Which files exist (and their row counts) comes from the bronze manifest, a small table, so finding the new
-    work costs the same at hour 1 and at hour 1000.
+    work costs the same at hour 1 and at hour 1000; it and the consumed hashes are read once per run.
     """
     catalog.ensure_table(ctx.spark, bronze, ctx.cfg)
-    catalog.ensure_table(ctx.spark, ingested_files.TABLE, ctx.cfg)
-    done = ops.consumed_markers(ctx.spark, ctx.cfg, consumer, bronze.name)
-    kind = bronze.table
-    files = (
-        ctx.spark.table(ingested_files.TABLE.name)
-        .where((F.col("file_kind") == kind) & (F.col("status") == "ingested"))
-        .select("sha256", "rows_added")
-        .collect()
-    )
-    todo = {r["sha256"]: r["rows_added"] for r in files if r["sha256"] not in done}
+    done = _consumed(ctx).get((consumer, bronze.name), set())
+    todo = {sha: rows for sha, rows in _ingested_files(ctx).get(bronze.table, {}).items() if sha not in done}
     df = ctx.spark.table(bronze.name).where(F.col("_source_sha256").isin(list(todo) or ["-"]))
     return NewRows(df, todo)
+
+
+def _ingested_files(ctx: SilverContext) -> dict[str, dict[str, int]]:
+    """The manifest's ingested files as file kind -> {file hash: rows}, read once per run for every table."""
+    if ctx.ingested_files is None:
+        catalog.ensure_table(ctx.spark, ingested_files.TABLE, ctx.cfg)
+        files: dict[str, dict[str, int]] = {}
+        for r in (ctx.spark.table(ingested_files.TABLE.name).where(F.col("status") == "ingested")
+                  .select("file_kind", "sha256", "rows_added").collect()):
+            files.setdefault(r["file_kind"], {})[r["sha256"]] = r["rows_added"]
+        ctx.ingested_files = files
+    return ctx.ingested_files
+
+
+def _consumed(ctx: SilverContext) -> dict[tuple[str, str], set[str]]:
+    """The file hashes each silver table has consumed, as (consumer, source) -> hashes, read once per run."""
+    if ctx.consumed is None:
+        ctx.consumed = ops.consumed_markers_by_consumer(ctx.spark, ctx.cfg, prefix="silver.")
+    return ctx.consumed

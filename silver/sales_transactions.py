@@ -189,7 +189,8 @@ def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFra
     new, flagged = batch.new, batch.flagged
     check_batch(ctx, flagged, TABLE.table, SUITE)
     acct.rows_in = sum(new.markers.values())
-    acct.quarantined = quarantine(ctx, flagged, TABLE.table, new.df, bronze_transactions.KIND.columns)
+    good_rows, quarantined = batch.split_counts()
+    acct.quarantined = quarantine(ctx, flagged, TABLE.table, new.df, bronze_transactions.KIND.columns, quarantined)
 
     good = batch.good()
     deduped = deduplicate(ctx, good, [KEY], f"{ctx.run_id}/{TABLE.table}_superseded")
@@ -201,7 +202,6 @@ def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFra
         F.sum((F.col("_existing_hash").isNotNull() & (F.col("_existing_hash") != F.col("_row_hash"))).cast("int"))
         .alias("updated"),
     ).first()
-    good_rows = good.count()
 
     now = F.lit(ctx.now).cast("timestamp")
     rows = latest.withColumn("_updated_at", now).withColumn("_run_id", F.lit(ctx.run_id))

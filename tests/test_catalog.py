@@ -151,3 +151,15 @@ def test_row_schema_is_the_spec_without_not_null_and_builds_rows(spark):
         ("label", "string", True),
     ]
     assert [tuple(r) for r in df.collect()] == [(1, Decimal("2.50"), {"k": "v"}, None)]
+
+
+def test_row_struct_of_plain_types_is_what_the_engine_parses_from_the_row_schema(spark):
+    """Plain column types are built without the engine's DDL parse (a round trip per createDataFrame); any other
+    type leaves the parse to the engine."""
+    from qlake.catalog import TableSpec
+
+    spec = TableSpec(name="qtest.row_struct", columns="id BIGINT NOT NULL, n INT, label STRING, at TIMESTAMP, "
+                                                      "day DATE, ok BOOLEAN NOT NULL, x DOUBLE")
+    assert spec.row_struct() == spark.createDataFrame([], spec.row_schema()).schema
+    other = TableSpec(name="qtest.row_struct_other", columns="id INT NOT NULL, amount DECIMAL(12,2)")
+    assert other.row_struct() == "id INT, amount DECIMAL(12,2)"
