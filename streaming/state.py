@@ -98,6 +98,15 @@ def lag_of(end_offsets: dict[int, int], done: dict[int, int]) -> dict[str, int]:
     return {str(p): end - done.get(p, 0) for p, end in sorted(end_offsets.items())}
 
 
+def written_through(settings: Settings, topic: str, offsets: dict) -> bool:
+    """Has the stream finished a batch past a producer run's last offsets (``{partition: {first, last}}``)?
+
+    A batch writes its tables one after another (bronze first), so a reader that waits on one table alone can
+    see the batch half written; the state's last batch is recorded only once every table has it."""
+    done = describe_offsets((read_state(settings).get("last_batch") or {}).get("end_offsets") or {}, topic)
+    return all(done.get(int(p), 0) > int(o["last"]) for p, o in offsets.items())
+
+
 # ---- status ---------------------------------------------------------------------------------------------------
 def status(settings: Settings | None = None) -> dict:
     """Job state without Spark: pid, last committed batch, committed offsets and lag per partition."""
