@@ -4,12 +4,14 @@ flagged batch, and the rows that broke a quarantine rule written to ``silver.qua
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from qlake import catalog
-from qlake.catalog import TableSpec
+from qlake.tables import Table
 from qlake.quality import flag_rows, raise_for_failures
 from silver.context import ROW_ID, SilverContext
 from silver.incremental import NewRows
@@ -21,9 +23,16 @@ QUARANTINE_COLUMNS = (
 )
 
 
-def quarantine_spec(table: str) -> TableSpec:
-    return TableSpec(
+@cache
+def quarantine_spec(table: str) -> Table:
+    """The declaration of ``silver.quarantine_<table>`` (one per gated table, each in its own module
+    ``silver/quarantine_<table>.py``); its rows are written by the gate of ``silver.<table>``."""
+    return Table(
         name=f"silver.quarantine_{table}",
+        grain=f"one row per delivered row of bronze.{table} that broke a quarantine rule (delivered file x row number)",
+        reads=(f"bronze.{table}",),
+        build="silver.quality_gate.quarantine_rows",
+        tests=("tests/silver/test_quarantine.py",),
         columns=QUARANTINE_COLUMNS,
         comment=f"rows of bronze.{table} that broke a quarantine rule, with the rules and the raw row",
     )
@@ -81,19 +90,25 @@ def quarantine(ctx: SilverContext, flagged: DataFrame, table: str, bronze: DataF
     The raw row is looked up in bronze for the quarantined rows only, so the staged batch does not carry a
     copy of every delivered row.
     """
-    bad = flagged.where(is_quarantined())
     if count:
-        raw = bronze.select(*ROW_ID, F.to_json(F.struct(*[F.col(f"`{c}`") for c in raw_columns])).alias("raw_row"))
-        rows = bad.select("_failed_rules", "_source_file", *ROW_ID, "_batch_id").join(raw, on=ROW_ID, how="inner")
-        rows = rows.select(
-            F.col("_failed_rules").alias("failed_rules"),
-            "raw_row",
-            "_source_file",
-            *ROW_ID,
-            "_batch_id",
-            F.lit(ctx.run_id).alias("run_id"),
-            F.lit(ctx.now).cast("timestamp").alias("quarantined_at"),
-        )
+        rows = quarantine_rows(flagged, bronze, raw_columns, ctx.run_id, ctx.now)
         catalog.merge(ctx.spark, rows, quarantine_spec(table), keys=ROW_ID,
                       cfg=ctx.cfg, update_when_changed=["failed_rules"])
     return count
+
+
+def quarantine_rows(flagged: DataFrame, bronze: DataFrame, raw_columns: tuple[str, ...], run_id: str,
+                    quarantined_at: datetime) -> DataFrame:
+    """The build of ``silver.quarantine_<table>``: each flagged row that broke a quarantine rule, with its rule
+    names and its delivered row as JSON (``raw_columns`` of bronze, matched by source file + row number)."""
+    raw = bronze.select(*ROW_ID, F.to_json(F.struct(*[F.col(f"`{c}`") for c in raw_columns])).alias("raw_row"))
+    bad = flagged.where(is_quarantined()).select("_failed_rules", "_source_file", *ROW_ID, "_batch_id")
+    return bad.join(raw, on=ROW_ID, how="inner").select(
+        F.col("_failed_rules").alias("failed_rules"),
+        "raw_row",
+        "_source_file",
+        *ROW_ID,
+        "_batch_id",
+        F.lit(run_id).alias("run_id"),
+        F.lit(quarantined_at).cast("timestamp").alias("quarantined_at"),
+    )
