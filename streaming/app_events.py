@@ -1,10 +1,10 @@
 """App events from raw Kafka records to bronze (everything), rejected (why not an event) and silver (typed).
 
-All the per-record work happens in Spark, once, on the streaming DataFrame (:func:`parse`): JSON parsing,
-validation with a reason, typing of every documented field, unknown fields collected; the event time exists
-there, before the watermark is declared. A micro-batch is then one Spark job: its parsed records come back as
-one Arrow table (deltalake writes from the driver anyway), and :func:`bronze_table`, :func:`rejected_table` and
-:func:`silver_table` cut it into the three tables, each conformed to its table's exact schema.
+A micro-batch is one Spark job: the stream source reads the records and each one's event time (the watermark
+needs it as a column), and the batch comes back to the driver as one Arrow table (deltalake writes from the
+driver anyway). There :func:`records` parses every value in Arrow blocks (:mod:`streaming.event_json`, which
+states the parsing rules), and :func:`bronze_table`, :func:`rejected_table` and :func:`silver_table` cut the
+result into the three tables, each conformed to its table's exact schema.
 
 Rules:
 - bronze keeps every record, valid or not, with its Kafka coordinates; ``(kafka_partition, kafka_offset)`` is
@@ -13,8 +13,8 @@ Rules:
   timestamp; anything else goes to ``bronze.app_events_rejected`` with a reason.
 - silver types every documented field; fields nobody announced (also inside ``metadata``) go to ``extra_fields``
   as JSON text, so a new field never breaks the stream and is never lost.
-- ``timestamp`` is local time without a zone: it is parsed in the session time zone (UTC, as everywhere in qlake),
-  which keeps the wall-clock digits unchanged in ``event_time``.
+- ``timestamp`` is local time without a zone: it is stored as UTC, which keeps the wall-clock digits unchanged in
+  ``event_time``.
 """
 
 from __future__ import annotations
@@ -23,19 +23,10 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from qlake.tables import Table
+from streaming import event_json
 from streaming.delta_io import conform_arrow
-
-COMMON_FIELDS = ("eventType", "customerId", "productId", "timestamp", "metadata")
-TYPED_FIELDS = ("quantity", "totalAmount", "paymentMethod", "recommendedProductId", "algorithm")
-METADATA_FIELDS = ("category", "source")
-TIMESTAMP_PATTERN = "yyyy-MM-dd'T'HH:mm:ss"
-
-EVENT_TYPES = ("productView", "addToCart", "purchase", "recommendationClick")
 
 _KAFKA_COLUMNS = (
     "topic STRING NOT NULL, kafka_partition INT NOT NULL, kafka_offset BIGINT NOT NULL, "
@@ -85,93 +76,17 @@ SILVER = Table(
 # One parse of a batch yields the three tables (see above), so this module declares three: `TABLES`, not `TABLE`.
 TABLES = (BRONZE, REJECTED, SILVER)
 
-_STRING_MAP = T.MapType(T.StringType(), T.StringType())
 
-
-def _field(name: str) -> Column:
-    # try_element_at: a missing key is NULL, never an error (ANSI mode is on in Spark 4).
-    return F.try_element_at(F.col("fields"), F.lit(name))
-
-
-def _reason() -> Column:
-    """Why a record is not an event (NULL for a valid one).
-
-    CASE WHEN stops at the first true branch, so the re-parsing checks (array? scalar?) only run for records whose
-    JSON did not parse as an object.
-    """
-    value_text = F.col("value").cast(T.StringType())
-    is_json_array = F.json_array_length(value_text).isNotNull()
-    # Wrapping a JSON scalar in an object makes it parseable; garbage stays unparseable.
-    is_json_scalar = F.from_json(F.concat(F.lit('{"v":'), value_text, F.lit("}")), "v STRING")["v"].isNotNull() | (
-        F.trim(value_text) == F.lit("null")
-    )
-    missing = F.array_compact(F.array(*[F.when(_field(name).isNull(), F.lit(name)) for name in COMMON_FIELDS]))
-    not_an_object = F.col("fields").isNull()
-    has_missing = F.size(missing) > 0
-    bad_timestamp = F.col("event_time").isNull()
-    return (
-        F.when(F.col("value").isNull(), F.lit("empty_value"))
-        .when(not_an_object & is_json_array, F.lit("json_array"))
-        .when(not_an_object & is_json_scalar, F.lit("json_not_object"))
-        .when(not_an_object, F.lit("invalid_json"))
-        .when(has_missing, F.concat(F.lit("missing_fields:"), F.array_join(missing, ",")))
-        .when(bad_timestamp, F.lit("bad_timestamp"))
-    )
-
-
-def parse(raw: DataFrame) -> DataFrame:
-    """Raw ``qlake_kafka`` rows -> one row per record: Kafka coordinates, validity, common and typed fields.
-
-    This select is the record contract: everything the three tables need is computed here, once per record, in
-    the micro-batch's single Spark job; the table functions below only select and filter.
-    """
-    fields = F.from_json(F.col("value").cast(T.StringType()), _STRING_MAP)
-    metadata = F.from_json(_field("metadata"), _STRING_MAP)
-    with_fields = raw.select(
-        F.col("key"),
-        F.col("value"),
-        F.col("topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        fields.alias("fields"),
-    ).withColumn("event_time", F.try_to_timestamp(_field("timestamp"), F.lit(TIMESTAMP_PATTERN)))
-    return with_fields.select(
-        "key",
-        "value",
-        "topic",
-        "kafka_partition",
-        "kafka_offset",
-        "kafka_timestamp",
-        "event_time",
-        _reason().alias("reject_reason"),
-        _field("eventType").alias("event_type"),
-        _field("customerId").alias("customer_id"),
-        _field("productId").alias("product_id"),
-        _field("timestamp").alias("event_timestamp"),
-        _field("metadata").alias("metadata"),
-        F.map_filter(F.col("fields"), lambda k, v: ~k.isin(*COMMON_FIELDS)).alias("payload"),
-        F.try_element_at(metadata, F.lit("category")).alias("category"),
-        F.try_element_at(metadata, F.lit("source")).alias("source"),
-        # try_cast: a wrongly typed value becomes NULL instead of failing the stream (bronze keeps the original).
-        _field("quantity").try_cast(T.IntegerType()).alias("quantity"),
-        _field("totalAmount").try_cast(T.DecimalType(10, 2)).alias("total_amount"),
-        _field("paymentMethod").alias("payment_method"),
-        _field("recommendedProductId").alias("recommended_product_id"),
-        _field("algorithm").alias("algorithm"),
-        _extra_fields(metadata).alias("extra_fields"),
-    ).withColumn("is_valid", F.col("reject_reason").isNull())
-
-
-def _extra_fields(metadata: Column) -> Column:
-    known_top = COMMON_FIELDS + TYPED_FIELDS
-    top_level = F.map_filter(F.col("fields"), lambda k, v: ~k.isin(*known_top))
-    unknown_metadata = F.transform_keys(
-        F.map_filter(metadata, lambda k, v: ~k.isin(*METADATA_FIELDS)),
-        lambda k, v: F.concat(F.lit("metadata."), k),
-    )
-    empty = F.create_map().cast(_STRING_MAP)
-    return F.map_concat(F.coalesce(top_level, empty), F.coalesce(unknown_metadata, empty))
+def records(batch: pa.Table) -> pa.Table:
+    """A micro-batch as the stream source delivered it (Kafka columns + ``event_time``) -> one row per record
+    with its Kafka coordinates and every column the three tables take (:mod:`streaming.event_json` parses)."""
+    parsed = event_json.parse(batch.column("value").combine_chunks(), batch.column("event_time").combine_chunks())
+    kafka = {"key": "key", "value": "value", "topic": "topic", "kafka_partition": "partition",
+             "kafka_offset": "offset", "kafka_timestamp": "timestamp", "event_time": "event_time"}
+    columns = {name: batch.column(source) for name, source in kafka.items()}
+    columns.update({name: parsed.column(name) for name in parsed.column_names})
+    columns["is_valid"] = pc.is_null(parsed.column("reject_reason"))
+    return pa.table(columns)
 
 
 # ---- cutting a parsed micro-batch (Arrow) into the tables -----------------------------------------------------
@@ -179,8 +94,8 @@ def _stamped(records: pa.Table, batch_id: int, ingest_time: datetime) -> pa.Tabl
     """Add the batch columns (the same ingest time for every table of the batch)."""
     n = records.num_rows
     return records.append_column(
-        "ingest_time", pa.array([ingest_time] * n, pa.timestamp("us", tz="UTC"))
-    ).append_column("batch_id", pa.array([batch_id] * n, pa.int64()))
+        "ingest_time", pa.repeat(pa.scalar(ingest_time, pa.timestamp("us", tz="UTC")), n)
+    ).append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), n))
 
 
 def bronze_table(records: pa.Table, batch_id: int, ingest_time: datetime) -> pa.Table:
@@ -197,6 +112,3 @@ def silver_table(records: pa.Table, batch_id: int, ingest_time: datetime) -> pa.
     valid = records.filter(records.column("is_valid"))
     valid = valid.append_column("event_date", pc.cast(valid.column("event_time"), pa.date32()))
     return conform_arrow(_stamped(valid, batch_id, ingest_time), SILVER)
-
-
-TABLES = (BRONZE, REJECTED, SILVER)

@@ -1,10 +1,10 @@
 """The ``foreachBatch`` function of the stream job: one micro-batch into every stream table, each exactly once.
 
-Per micro-batch: one Spark job (read Kafka, parse, validate, type; it also feeds the watermark) returns the
-batch as Arrow to the driver, which writes, in this order and each exactly once:
-  bronze.app_events (all records) -> bronze.app_events_rejected -> silver.app_events -> the three gold reports.
-The Delta app transaction id is the query id (stable across restarts, read from the checkpoint) and the batch id,
-so a batch replayed after a crash skips the tables that already have it.
+Per micro-batch: one Spark job (read Kafka and each record's event time, which feeds the watermark) returns the
+batch as Arrow to the driver, which parses it (:func:`streaming.app_events.records`) and writes, each exactly once
+and side by side: bronze.app_events (all records), bronze.app_events_rejected, silver.app_events and the three
+gold reports. The Delta app transaction id is the query id (stable across restarts, read from the checkpoint) and
+the batch id, so a batch replayed after a crash skips the tables that already have it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -70,6 +72,7 @@ class BatchWriter:
 
     def __init__(self, settings: Settings, spark, checkpoint: str, after_write: AfterWrite | None = None):
         self.settings = settings
+        self.tables = delta_io.OpenTables(settings)
         self.spark = spark
         self.checkpoint = checkpoint
         self.lock = threading.Lock()
@@ -94,42 +97,48 @@ class BatchWriter:
         stats.watermark = _iso(watermark_ms)
         # One ingest time for every table of the batch.
         ingest_time = datetime.now(timezone.utc)
-        # The one Spark job of the batch: read Kafka, parse, validate, type (and feed the watermark).
-        records = df.toArrow()
+        # The one Spark job of the batch: read Kafka and each record's event time (it feeds the watermark).
+        batch = df.toArrow()
+        stats.mark("read")
+        records = app_events.records(batch)
         stats.rows = stats.bronze = records.num_rows
-        stats.mark("read+parse")
-        self._write(app_events.BRONZE, app_events.bronze_table(records, batch_id, ingest_time), app_id, batch_id,
-                    stats)
-        stats.mark("bronze")
-
         rejected = app_events.rejected_table(records, batch_id, ingest_time)
-        stats.rejected = rejected.num_rows
-        if rejected.num_rows:
-            self._write(app_events.REJECTED, rejected, app_id, batch_id, stats)
         silver = app_events.silver_table(records, batch_id, ingest_time)
-        stats.silver = silver.num_rows
-        if silver.num_rows:
-            self._write(app_events.SILVER, silver, app_id, batch_id, stats)
-        stats.mark("rejected+silver")
-
+        stats.rejected, stats.silver = rejected.num_rows, silver.num_rows
         # Events older than the watermark no longer change a report window (they stay in silver).
         watermark = pa.scalar(watermark_ms * 1000, pa.timestamp("us", tz="UTC"))
         on_time = silver.filter(pc.greater_equal(silver.column("event_time"), watermark))
         stats.late = silver.num_rows - on_time.num_rows
-        for report in reports():
-            stats.report_rows[report.name] = windows.apply(
-                self.settings, report, report.partials(on_time), app_id, batch_id, ingest_time
-            )
-            self._written(report.name, batch_id)
-        stats.mark("reports")
+        stats.mark("parse")
+
+        # Every table is its own exactly-once commit (its app transaction), so the six are written side by side:
+        # a crash leaves some written, and the replay writes the others (delta-rs releases the GIL while writing).
+        writes = [partial(self._write, app_events.BRONZE, app_events.bronze_table(records, batch_id, ingest_time),
+                          app_id, batch_id, stats)]
+        writes += [partial(self._write, spec, rows, app_id, batch_id, stats)
+                   for spec, rows in ((app_events.REJECTED, rejected), (app_events.SILVER, silver)) if rows.num_rows]
+        writes += [partial(self._report, report, on_time, app_id, batch_id, ingest_time, stats) for report in reports()]
+        with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+            for future in [pool.submit(write) for write in writes]:
+                future.result()
+        stats.mark("write")
         stats.lag = self._lag(end_offsets)
         stats.mark("lag")
         stats.finished = time.time()
         self.last = stats
         self._record(stats, app_id)
 
+    def _report(self, report, on_time: pa.Table, app_id: str, batch_id: int, ingest_time: datetime,
+                stats: BatchStats) -> None:
+        rows = windows.apply(self.tables.get(report.spec), report, report.partials(on_time), app_id, batch_id,
+                             ingest_time)
+        if rows is None:
+            stats.skipped.append(report.name)
+        stats.report_rows[report.name] = rows or 0
+        self._written(report.name, batch_id)
+
     def _write(self, spec, data, app_id: str, batch_id: int, stats: BatchStats) -> None:
-        if not delta_io.append_once(self.settings, spec, data, app_id, batch_id):
+        if not delta_io.append_once(self.tables.get(spec), spec, data, app_id, batch_id):
             stats.skipped.append(spec.name)
         self._written(spec.name, batch_id)
 

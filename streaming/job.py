@@ -24,7 +24,7 @@ from pathlib import Path
 
 from qlake.broker import ensure_broker
 from qlake.config import Settings, settings as load_settings
-from streaming import app_events, engine, state
+from streaming import engine, state
 from streaming.batch_writer import AfterWrite, BatchWriter
 from streaming.kafka_source import NAME
 
@@ -32,7 +32,7 @@ log = logging.getLogger("qlake.stream")
 
 QUERY_NAME = "qlake_app_events"
 DEFAULT_WATERMARK = "10 minutes"
-DEFAULT_TRIGGER = "1 second"
+DEFAULT_TRIGGER = "500 milliseconds"
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,13 @@ def _run_query(settings: Settings, options: StreamOptions, stop_signal: threadin
         .option("bootstrap.servers", settings.bootstrap_servers)
         .option("subscribe", settings.kafka_topic)
         .option("startingOffsets", options.starting_offsets)
+        .option("eventTimeField", "timestamp")  # the source adds event_time, which the watermark follows
+        # One reader per core: three partitions on two cores would read in two waves, the third one alone.
+        .option("maxReaders", str(spark.sparkContext.defaultParallelism))
     )
     if options.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
-    events = app_events.parse(reader.load()).withWatermark("event_time", options.watermark)
+    events = reader.load().withWatermark("event_time", options.watermark)
     writer = BatchWriter(settings, spark, checkpoint, options.after_write)
     stream = (
         events.writeStream.queryName(QUERY_NAME)

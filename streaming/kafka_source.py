@@ -10,7 +10,8 @@ reader needs nothing beyond the wheels, and gives the same contract:
 - ``maxOffsetsPerTrigger`` caps a micro-batch (split across partitions in proportion to their backlog, so the
   partitions advance through event time together); ``Trigger.AvailableNow`` is supported and honours the cap;
 - one Spark input partition (reader) per Kafka partition with new data, so partitions are read in parallel; with
-  ``maxReaders`` set below the partition count, several partitions share a reader (balanced by rows). ``read``
+  ``maxReaders`` set below the partition count, the rows are split evenly over that many readers (a partition's
+  range may be cut in two). ``read``
   assigns explicit start offsets (no consumer group, no broker-side commits: the checkpoint is the only offset
   store) and yields Arrow record batches built column-wise.
 
@@ -19,7 +20,9 @@ the record fetch is the hot path, and librdkafka decodes record batches in C (me
 
 Options: ``bootstrap.servers`` and ``subscribe`` (topic) are required; ``pollTimeoutMs`` and ``readTimeoutSeconds``
 tune how long a read waits for a broker that went away before the task fails; ``maxReaders``,
-``maxPartitionFetchBytes``, ``fetchMaxBytes``, ``arrowBatchRows`` tune the read.
+``maxPartitionFetchBytes``, ``fetchMaxBytes``, ``arrowBatchRows``, ``minRowsPerReader`` (a batch gets one reader
+per that many rows, up to ``maxReaders``) tune the read; ``eventTimeField`` adds the
+event time of JSON values as a column (streaming/kafka_records.py).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Iterator
 
 import pyarrow as pa
 from pyspark.sql import types as T
-from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.datasource import CaseInsensitiveDict, DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (
     ReadAllAvailable,
     ReadLimit,
@@ -40,7 +43,8 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 
-from streaming.kafka_records import NAME, SCHEMA, read_ranges
+from streaming.kafka_records import NAME, read_ranges
+from streaming.kafka_records import schema as record_schema
 
 log = logging.getLogger("qlake.kafka_source")
 
@@ -59,7 +63,7 @@ class KafkaRange(InputPartition):
     """The offset ranges one reader (one Spark task) reads in one micro-batch: ``[(partition, start, end), ...]``.
 
     Half-open ranges, partitions in numeric order. One Kafka partition per reader when there are at most
-    ``maxReaders`` partitions with new data; beyond that, several partitions per reader (balanced by row count).
+    ``maxReaders`` partitions with new data; beyond that, equal shares of rows (see :func:`group_ranges`).
     """
 
     def __init__(self, topic: str, ranges: list[tuple[int, int, int]]):
@@ -72,16 +76,23 @@ class KafkaRange(InputPartition):
 
 
 def group_ranges(ranges: list[tuple[int, int, int]], readers: int) -> list[list[tuple[int, int, int]]]:
-    """Spread partition ranges over at most ``readers`` groups, largest first onto the least loaded group."""
+    """Spread partition ranges over at most ``readers`` groups of equal rows: in partition order, each group takes
+    its share and a range that crosses a share's end is split there (two readers then read one partition's two
+    halves, each from its own start offset). With no more ranges than readers, one range per group."""
     if len(ranges) <= readers:
         return [[r] for r in ranges]
-    groups: list[list[tuple[int, int, int]]] = [[] for _ in range(readers)]
-    load = [0] * readers
-    for r in sorted(ranges, key=lambda r: (-(r[2] - r[1]), r[0])):
-        least = min(range(readers), key=lambda i: (load[i], i))
-        groups[least].append(r)
-        load[least] += r[2] - r[1]
-    return [sorted(g) for g in groups if g]
+    share = -(-sum(end - start for _, start, end in ranges) // readers)
+    groups: list[list[tuple[int, int, int]]] = [[]]
+    room = share
+    for partition, start, end in sorted(ranges):
+        while start < end:
+            if room == 0:
+                groups.append([])
+                room = share
+            take = min(end - start, room)
+            groups[-1].append((partition, start, start + take))
+            start, room = start + take, room - take
+    return groups
 
 
 def consumer_config(options: dict) -> dict:
@@ -108,7 +119,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         for required in ("bootstrap.servers", "subscribe"):
             if not options.get(required):
                 raise ValueError(f"{NAME}: option {required!r} is required")
-        self.options = dict(options)
+        # Spark hands options over lower-cased in a case-insensitive dict; a plain dict copy would make every
+        # camelCase look-up below (fetchMaxBytes, eventTimeField, ...) silently miss.
+        self.options = CaseInsensitiveDict(options)
         self.topic = options["subscribe"]
         self.starting = options.get("startingOffsets", "earliest").lower()
         if self.starting not in ("earliest", "latest"):
@@ -220,7 +233,11 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         begin, finish = _by_partition(start, self.topic), _by_partition(end, self.topic)
         ranges = [(p, begin.get(p, 0), finish[p]) for p in sorted(finish) if finish[p] > begin.get(p, 0)]
         readers = int(self.options.get("maxReaders", 0)) or len(ranges)
-        return [KafkaRange(self.topic, group) for group in group_ranges(ranges, max(1, readers))]
+        # A small batch (the live case) is one reader: its kept consumer then reads on where the last batch ended
+        # (streaming/kafka_records.py), where several readers would split and re-assign the partitions each time.
+        rows = sum(end - start for _, start, end in ranges)
+        readers = min(readers, max(1, rows // int(self.options.get("minRowsPerReader", 20_000))))
+        return [KafkaRange(self.topic, group) for group in group_ranges(ranges, readers)]
 
     def commit(self, end: dict) -> None:
         """Nothing to do: the checkpoint is the offset store (no consumer group to commit to)."""
@@ -256,7 +273,7 @@ class KafkaDataSource(DataSource):
         return NAME
 
     def schema(self) -> T.StructType:
-        return SCHEMA
+        return record_schema(self.options)
 
     def streamReader(self, schema: T.StructType) -> DataSourceStreamReader:
         return KafkaStreamReader(self.options)

@@ -26,8 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deltalake import DeltaTable
+
 from qlake.catalog import TableSpec
-from qlake.config import Settings
 from streaming import delta_io
 
 CENT = Decimal("0.01")
@@ -107,26 +108,26 @@ def combine(report: Report, current: pa.Table, partial: pa.Table) -> pd.DataFram
 
 
 def apply(
-    settings: Settings,
+    table: DeltaTable,
     report: Report,
     partial: pa.Table,
     app_id: str,
     batch_id: int,
     updated_at: datetime,
-) -> int:
-    """Fold one batch's partials into the report table exactly once; return the number of rows upserted."""
+) -> int | None:
+    """Fold one batch's partials into the report table exactly once; return the number of rows upserted, None
+    when the table already has this batch (a replay after a crash)."""
     if partial.num_rows == 0:
         return 0
-    table = delta_io.open_table(settings, report.spec)
     if delta_io.already_applied(table, app_id, batch_id):
-        return 0
+        return None
     windows = sorted(set(partial.column("window_start").to_pylist()))
-    current = delta_io.read_rows(settings, report.spec, "window_start", windows)
+    current = delta_io.read_rows(table, report.spec, "window_start", windows)
     totals = report.derive(combine(report, current, partial))
     totals["updated_at"] = pd.Timestamp(updated_at)
     totals["last_batch_id"] = batch_id
     schema = delta_io.spec_schema(report.spec)
     rows = pa.Table.from_pandas(totals[schema.names], schema=schema, preserve_index=False)
     # `current` held every row of the touched windows, so `rows` is their complete new content.
-    delta_io.replace_once(settings, report.spec, "window_start", windows, rows, app_id, batch_id)
+    delta_io.replace_once(table, report.spec, "window_start", windows, rows, app_id, batch_id)
     return rows.num_rows

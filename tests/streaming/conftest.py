@@ -7,6 +7,7 @@ stream tables; the broker is stopped when the module ends (the root conftest sto
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,8 +18,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from qlake.storage import read_delta
+from streaming.kafka_records import close_readers
+from streaming.state import checkpoint_location
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,14 +93,16 @@ class StreamHarness:
         return read_delta(self.location(name), columns=columns)
 
     def count(self, name: str) -> int:
-        from deltalake import DeltaTable
-
         return DeltaTable(self.location(name)).count()
 
     def version(self, name: str) -> int:
-        from deltalake import DeltaTable
-
         return DeltaTable(self.location(name)).version()
+
+    def has_batch(self, name: str, batch_id: int) -> bool:
+        """Did the stream's query commit ``batch_id`` to this table (its Delta app transaction says so)?"""
+        query_id = json.loads(Path(checkpoint_location(self.settings), "metadata").read_text())["id"]
+        done = DeltaTable(self.location(name)).transaction_version(query_id)
+        return done is not None and done >= batch_id
 
     def wait_for(self, name: str, rows: int, timeout: float = 120, proc: subprocess.Popen | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -133,7 +139,6 @@ def harness():
     from qlake.config import settings as load_settings
     from qlake.services import Metastore
     from streaming.outputs import tables
-    from streaming.state import checkpoint_location
 
     previous_topic = os.environ.get("QLAKE_KAFKA_TOPIC")
     os.environ["QLAKE_KAFKA_TOPIC"] = f"app_events_{uuid.uuid4().hex[:8]}"
@@ -148,6 +153,7 @@ def harness():
     try:
         yield StreamHarness(cfg)
     finally:
+        close_readers()  # a read made in this process keeps its consumer; it must not outlive the broker
         broker.down()
         if previous_topic is None:
             os.environ.pop("QLAKE_KAFKA_TOPIC", None)

@@ -176,11 +176,14 @@ def test_500_more_adds_exactly_500(harness):
 def test_sigkill_mid_batch_then_restart_is_exactly_once(harness):
     last = batches(harness)[-1]["batch_id"]
     harness.produce(count=1_500, seed=3, start="2026-01-03T00:00:00")
-    # SIGKILL right after silver is committed for the run's 2nd batch: bronze and silver have it, gold does not.
+    # SIGKILL right after silver is committed for the run's 2nd batch. A batch's tables are written side by side,
+    # so which others have it at that moment varies: the Delta app transactions say which.
     crash_batch = last + 2
     result = harness.stream_killed_after(SILVER, crash_batch, "--available-now", "--max-offsets-per-trigger", "500")
     assert result.returncode == -9, result.stderr[-4000:]
-    assert harness.count(BRONZE) == 10_500 + 1_000
+    had = [name for name in ALL_TABLES if harness.has_batch(name, crash_batch)]
+    assert SILVER in had
+    assert harness.count(BRONZE) == 10_500 + 500 + (500 if BRONZE in had else 0)
     deadline = time.monotonic() + 20
     while spark_jvms_of(harness.settings.home) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -189,7 +192,7 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(harness):
     result = harness.stream("--available-now", "--max-offsets-per-trigger", "500")
     assert result.returncode == 0, result.stderr[-4000:]
     replayed = [b for b in batches(harness) if b["batch_id"] == crash_batch]
-    assert replayed[-1]["skipped"] == [BRONZE, SILVER]  # no rejected rows in this slice of the topic
+    assert sorted(replayed[-1]["skipped"]) == sorted(had)  # exactly the tables that had it, and only those
     assert harness.count(BRONZE) == 12_000
     assert_exactly_once(harness)
     assert_reports_match(harness)

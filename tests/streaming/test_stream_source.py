@@ -55,21 +55,31 @@ def test_available_now_stops_at_the_offsets_seen_when_it_began():
 
 
 def test_new_partition_is_read_from_its_beginning_and_partitions_are_ranges():
-    r = reader({0: 10, 1: 4, 2: 3})
+    r = reader({0: 10, 1: 4, 2: 3}, minRowsPerReader="1")
     end = r.latestOffset({"t": {"0": 8, "1": 4}}, ReadAllAvailable())
     assert end == {"t": {"0": 10, "1": 4, "2": 3}}
     ranges = [p.ranges for p in r.partitions({"t": {"0": 8, "1": 4}}, end)]
     assert ranges == [[(0, 8, 10)], [(2, 0, 3)]]  # one reader per partition; partition 1 has nothing new: no task
 
 
-def test_more_partitions_than_readers_are_grouped_by_rows():
-    r = reader({p: 0 for p in range(5)}, maxReaders="2")
+def test_more_partitions_than_readers_share_the_rows_equally():
+    r = reader({p: 0 for p in range(5)}, maxReaders="2", minRowsPerReader="1")
     end = {"t": {"0": 100, "1": 90, "2": 60, "3": 40, "4": 10}}
     readers = r.partitions({"t": {str(p): 0 for p in range(5)}}, end)
-    # largest first onto the least loaded reader: 100 | 90, +60 | +40, +10
-    assert [p.ranges for p in readers] == [[(0, 0, 100), (3, 0, 40), (4, 0, 10)], [(1, 0, 90), (2, 0, 60)]]
+    # 300 rows, 150 each: partition 1's range is cut where the first share ends
+    assert [p.ranges for p in readers] == [[(0, 0, 100), (1, 0, 50)], [(1, 50, 90), (2, 0, 60), (3, 0, 40), (4, 0, 10)]]
     assert [p.rows for p in readers] == [150, 150]
+    # three equal partitions on two readers: one wave of two readers, not two waves of one partition each
+    assert group_ranges([(0, 0, 3), (1, 10, 13), (2, 0, 3)], 2) == [[(0, 0, 3), (1, 10, 12)], [(1, 12, 13), (2, 0, 3)]]
     assert group_ranges([(0, 5, 9)], 4) == [[(0, 5, 9)]]
+
+
+def test_a_small_batch_is_one_reader_a_large_one_a_reader_per_share():
+    start = {"t": {"0": 0, "1": 0, "2": 0}}
+    small = reader({}, maxReaders="2").partitions(start, {"t": {"0": 170, "1": 160, "2": 170}})
+    assert [p.ranges for p in small] == [[(0, 0, 170), (1, 0, 160), (2, 0, 170)]]
+    large = reader({}, maxReaders="2").partitions(start, {"t": {"0": 30_000, "1": 30_000, "2": 30_000}})
+    assert [p.rows for p in large] == [45_000, 45_000]
 
 
 def test_broker_outage_means_no_new_data_not_failure():
