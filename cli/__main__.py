@@ -1,5 +1,5 @@
 """``python -m cli ...``: the same commands as the ``qlake`` script."""
 
-from cli.main import main
+from cli.main import run
 
-main(prog_name="qlake")
+run()

@@ -16,6 +16,7 @@ from jobs.runs import Echo, exclusive_run, locked_run
 from qlake import catalog, maintenance, spark
 from qlake.config import Settings
 from qlake.profile import phase
+from qlake.quality_gx import Validator
 from silver import job as silver_job
 
 
@@ -28,9 +29,10 @@ def ingest_paths(session, cfg: Settings, paths, echo: Echo) -> int:
     return len(report.rejected)
 
 
-def build_silver(session, cfg: Settings, echo: Echo) -> silver_job.SilverReport:
+def build_silver(session, cfg: Settings, echo: Echo, validator: Validator | None = None,
+                 defer_quality: bool = False) -> silver_job.SilverReport:
     """bronze → silver once (raises DataQualityFailure / AccountingError when a batch may not land)."""
-    report = silver_job.run(session, cfg)
+    report = silver_job.run(session, cfg, validator=validator, defer_quality=defer_quality)
     for line in report.lines():
         echo(line)
     return report
@@ -67,28 +69,38 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     silver on its own (a bad hour fails as it would alone, its DQ results are its own), and gold is built once
     at the end from all the new silver rows. Gold reads silver past its watermark and upserts by key, so one
     build over 24 hours of silver gives the tables 24 builds would (tests/test_hourly_runs.py proves it).
+    Great Expectations validates each group's batches on its own thread meanwhile; the run waits for it (and
+    stores its results) after gold, so GX's import and validations overlap with the writes.
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
     groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
-    with exclusive_run(session, cfg, "hourly", echo, on_acquired=silver_job.preload) as record:
+    validator = Validator(cfg)
+    with exclusive_run(session, cfg, "hourly", echo, on_acquired=validator.warm_up) as record:
         if record is None:
             return 0
         rejected = 0
+        silver_runs: list[silver_job.SilverReport] = []
         try:
             for group in groups:
                 if group is not None:
                     with phase("ingest"):
                         rejected += ingest_paths(session, cfg, group, echo)
                 with phase("silver"):
-                    silver_report = build_silver(session, cfg, echo)
-                record.add(silver_report.rows_in, silver_report.rows_out, silver_report.quarantined)
+                    silver_runs.append(build_silver(session, cfg, echo, validator, defer_quality=True))
+                record.add(silver_runs[-1].rows_in, silver_runs[-1].rows_out, silver_runs[-1].quarantined)
         except Exception:
             # What silver accepted before the failing group still reaches gold; the failure stays the run's error.
             if record.rows_out:
                 with contextlib.suppress(Exception):
                     _gold_into(session, cfg, echo, record)
+            for silver_run in silver_runs:
+                with contextlib.suppress(Exception):
+                    silver_run.finish_quality()
             raise
         _gold_into(session, cfg, echo, record)
+        with phase("data quality results (GX)"):
+            for silver_run in silver_runs:
+                silver_run.finish_quality()
         with phase("tidy"):
             for line in maintenance.tidy(cfg, catalog.lake_tables(session, cfg)):
                 echo(f"maintenance: {line}")

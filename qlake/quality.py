@@ -6,31 +6,24 @@ A suite is a GX 1.x JSON file; each expectation's ``meta`` names the rule and it
 - ``quarantine``: the failing rows go to ``silver.quarantine_<table>`` with the rule names, the rest go on;
 - ``fail``: the run stops before anything is written (the expectation's ``mostly`` applies).
 
-GX validates each batch on the Spark Connect DataFrame (counts, Data Docs). Routing single rows needs a per-row
-predicate, so every supported expectation type is also compiled into a Spark column from the *same* JSON: one
-definition of each rule, two evaluations that must agree (tests check they do).
+Every supported expectation type is compiled into a per-row Spark predicate from the *same* JSON: the gate of a
+batch runs on these (rows routed to quarantine, ``fail`` rules counted with their ``mostly`` in one aggregate),
+and Great Expectations validates the same batch for the record — ``ops.dq_results`` and Data Docs — off the run's
+critical path (:mod:`qlake.quality_gx`). One definition of each rule, two evaluations that must agree: the run
+compares them and tests check they do.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import reduce
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from qlake import dq_assets
-from qlake.config import Settings
-
 ACTIONS = ("warn", "quarantine", "fail")
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -168,144 +161,37 @@ def flag_rows(df: DataFrame, rules: list[Rule], params: dict | None = None) -> D
     return df.withColumn("_failed_rules", names("quarantine")).withColumn("_warned_rules", names("warn"))
 
 
-# ---- Great Expectations -------------------------------------------------------------------------------------------
-class Validator:
-    """A GX file context under ``$QLAKE_HOME/dq`` whose expectations store is the repo's ``expectations/``.
-
-    Lazy: Great Expectations is imported (seconds) and its context opened on the first validation, so a job can
-    do its engine work while :func:`preload` imports it in the background. Rules for the per-row predicates are
-    read from the same suite files without GX.
-    """
-
-    def __init__(self, cfg: Settings):
-        self.cfg = cfg
-        self._context = None
-        self._unpublished: list = []
-
-    @property
-    def context(self):
-        if self._context is None:
-            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-            logging.getLogger("great_expectations").setLevel(logging.ERROR)
-            import great_expectations as gx  # seconds to import: only when a batch is validated
-
-            root = Path(self.cfg.dq_dir)
-            root.mkdir(parents=True, exist_ok=True)
-            context = gx.get_context(mode="file", project_root_dir=str(root))
-            store = context.variables.config.stores["expectations_store"]["store_backend"]
-            progress = context.variables.progress_bars
-            if progress is None:
-                progress_on = True
-            elif isinstance(progress, dict):
-                progress_on = progress.get("globally", True)
-            else:
-                progress_on = progress.globally
-            if store.get("base_directory") != str(self.cfg.expectations_dir) or progress_on:
-                store["base_directory"] = str(self.cfg.expectations_dir)
-                from great_expectations.data_context.types.base import ProgressBarsConfig
-
-                context.variables.progress_bars = ProgressBarsConfig(globally=False)
-                context.variables.save()
-                context = gx.get_context(mode="file", project_root_dir=str(root))
-            self._datasource = context.data_sources.add_or_update_spark(name="qlake")
-            self._context = context
-        return self._context
-
-    @property
-    def datasource(self):
-        _ = self.context
-        return self._datasource
-
-    def rules(self, suite_name: str) -> list[Rule]:
-        """The suite's rules, read from its JSON file in the expectations folder (the file GX loads too)."""
-        path = Path(self.cfg.expectations_dir, f"{suite_name}.json")
-        return rules_from_suite(json.loads(path.read_text(encoding="utf-8")))
-
-    @property
-    def docs_index(self) -> str:
-        return str(Path(self.cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site", "index.html"))
-
-    def publish(self) -> str:
-        """Render the Data Docs pages of the results validated since the last call (and the index); return the
-        index path. Once per run: GX compiles its page templates on every build (~0.4 s), and rendering only the
-        new results keeps the cost flat however many hourly results the store holds."""
-        if self._unpublished:
-            started = time.time()
-            self.context.build_data_docs(resource_identifiers=self._unpublished)
-            self._unpublished = []
-            # after every build: GX writes its CDN links into the pages it (re)wrote each time
-            dq_assets.localize_site(Path(self.docs_index).parent, since=started)
-        return self.docs_index
-
-    def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None,
-                 table: str | None = None) -> list[RuleResult]:
-        """Validate ``df`` (the batch of ``table``) with the suite and store the result (:meth:`publish` renders
-        it); return per-rule results.
-
-        Validates the batch directly rather than through a ValidationDefinition/Checkpoint: those save the
-        suite back to the expectations store, i.e. rewrite the repo's JSON files on every run (and a run killed
-        mid-write would leave a truncated suite). The suite is only ever read here.
-        """
-        from great_expectations.core.run_identifier import RunIdentifier
-        from great_expectations.data_context.types.resource_identifiers import (
-            ExpectationSuiteIdentifier,
-            ValidationResultIdentifier,
-        )
-
-        suite = self.context.suites.get(suite_name)
-        datasource = self.datasource
-        try:
-            asset = datasource.get_asset(suite_name)
-        except LookupError:
-            asset = datasource.add_dataframe_asset(name=suite_name)
-        try:
-            batch_definition = asset.get_batch_definition("whole")
-        except (KeyError, LookupError):
-            batch_definition = asset.add_batch_definition_whole_dataframe("whole")
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
-        validation = batch.validate(suite, result_format="SUMMARY",
-                                    expectation_parameters=_gx_params(params or {}))
-        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now())
-        validation.meta["run_id"] = run_id
-        # GX's validation page reads the asset from the batch spec, which a dataframe batch leaves empty
-        # ("Data asset: None"); name the table so the page says what was checked.
-        batch_spec = dict(validation.meta.get("batch_spec") or {})
-        batch_spec["data_asset_name"] = table or suite_name
-        validation.meta["batch_spec"] = batch_spec
-        key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
-            run_id=run_id,
-            batch_identifier=batch.id,
-        )
-        self.context.validation_results_store.set(key, validation)
-        self._unpublished += [key, ExpectationSuiteIdentifier(name=suite_name)]
-        out = []
-        for r in validation.results:
-            meta = r.expectation_config.meta or {}
-            res = r.result or {}
-            evaluated = res.get("element_count")
-            if evaluated is not None and res.get("missing_count") and "not_be_null" not in r.expectation_config.type:
-                evaluated -= res["missing_count"]
-            failed = res.get("unexpected_count")
-            if failed is None:  # aggregate expectations report an observed value, not a count
-                failed = 0 if r.success else 1
-            out.append(
-                RuleResult(
-                    rule=meta.get("rule", r.expectation_config.type),
-                    action=meta.get("action", "warn"),
-                    evaluated=int(evaluated if evaluated is not None else 0),
-                    failed=int(failed),
-                    success=bool(r.success),
-                    expectation_type=r.expectation_config.type,
-                    column=r.expectation_config.kwargs.get("column"),
-                    examples=list(res.get("partial_unexpected_list") or [])[:5],
-                )
-            )
-        return out
+def _domain(rule: Rule) -> Column:
+    """The rows a rule judges, as GX counts them: those within its row_condition, and for every type but the
+    null checks only those where the column is not null."""
+    domain = F.lit(True)
+    if rule.row_condition:
+        domain = F.coalesce(F.expr(rule.row_condition), F.lit(False))
+    if rule.column and "_be_null" not in rule.expectation_type:
+        domain = domain & F.col(rule.column).isNotNull()
+    return domain
 
 
-def _gx_params(params: dict) -> dict:
-    return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in params.items()}
+def rule_counts(df: DataFrame, rules: list[Rule], params: dict | None = None) -> list[RuleResult]:
+    """Every rule with a per-row form counted on ``df`` in one aggregate: rows judged, rows failed, and whether
+    the rule holds (its ``mostly`` share of the judged rows passes; an empty domain passes, as in GX)."""
+    counted = [r for r in rules if has_row_form(r)]
+    if not counted:
+        return []
+    aggregates = []
+    for i, rule in enumerate(counted):
+        domain = _domain(rule)
+        aggregates += [F.count(F.when(domain, F.lit(1))).alias(f"e{i}"),
+                       F.count(F.when(domain & ~passes(rule, params), F.lit(1))).alias(f"f{i}")]
+    row = df.agg(*aggregates).first()
+    results = []
+    for i, rule in enumerate(counted):
+        evaluated, failed = row[f"e{i}"], row[f"f{i}"]
+        mostly = float(rule.kwargs.get("mostly", 1.0))
+        success = evaluated == 0 or (evaluated - failed) / evaluated >= mostly
+        results.append(RuleResult(rule.name, rule.action, evaluated, failed, success, rule.expectation_type,
+                                  rule.column))
+    return results
 
 
 def raise_for_failures(table: str, results: list[RuleResult]) -> None:

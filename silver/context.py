@@ -9,7 +9,8 @@ from pyspark.sql import SparkSession
 
 from qlake import ops
 from qlake.config import Settings
-from qlake.quality import RuleResult, Validator
+from qlake.quality import RuleResult
+from qlake.quality_gx import BackgroundValidation, Validator
 from silver.accounting import Accounting
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_batch_id", "_ingested_at")
@@ -25,8 +26,12 @@ class SilverContext:
     run_id: str
     validator: Validator
     run_date: date
+    # GX's validation of the run's batches, on its own thread; finished when the run's results are stored
+    validation: BackgroundValidation | None = None
     now: datetime = field(default_factory=ops.utcnow)
-    dq_results: list[tuple[str, RuleResult]] = field(default_factory=list)
+    dq_results: list[tuple[str, RuleResult]] = field(default_factory=list)  # (silver.<table>, GX's result)
+    # the same rules counted by the compiled predicates (the gate's own counts), per silver.<table>
+    rule_counts: list[tuple[str, RuleResult]] = field(default_factory=list)
     accounting: list[Accounting] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)
     # Read once per run by silver.incremental (the bronze manifest and the consumed file hashes, every table's

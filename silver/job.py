@@ -1,15 +1,15 @@
 """`qlake run silver`: every table's new rows are staged and flagged first (engine work, while Great
-Expectations imports), then validated and written: dimensions first (transactions check their agents and
-branches), then transactions, then what is derived from them. Per-rule DQ counts go to ops.dq_results, Data
-Docs to $QLAKE_HOME/dq."""
+Expectations imports), then gated by the compiled rules and written: dimensions first (transactions check their
+agents and branches), then transactions, then what is derived from them. GX validates each gated batch on a
+thread of its own meanwhile; its per-rule results go to ops.dq_results and Data Docs to $QLAKE_HOME/dq when the
+run's quality is finished (:meth:`SilverReport.finish_quality`: at the end of the run, or after gold in an
+hourly run)."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-import threading
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
@@ -17,7 +17,8 @@ from bronze import sales_transactions as bronze_transactions
 from qlake import catalog, ops
 from qlake.config import Settings
 from qlake.profile import phase
-from qlake.quality import Validator
+from qlake.quality import RuleResult
+from qlake.quality_gx import BackgroundValidation, Validator
 from qlake.tables import levels
 from silver import branches, customers, products, sales_agents, sales_transactions
 from silver.accounting import Accounting, record_run
@@ -31,12 +32,16 @@ LEVELS = levels(module.TABLE for module in MODULES)
 _MODULE = {module.TABLE.name: module for module in MODULES}
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class SilverReport:
     run_id: str
     accounting: list[Accounting]
-    dq_rows: list[dict]
     data_docs: str
+    ctx: SilverContext = field(repr=False)
+    dq_rows: list[dict] | None = None  # set by finish_quality
 
     @property
     def rows_in(self) -> int:
@@ -55,21 +60,27 @@ class SilverReport:
             return ["silver: no new bronze rows"]
         return [a.line() for a in self.accounting if a.rows_in] + [f"data docs: {self.data_docs}"]
 
+    def finish_quality(self) -> list[dict]:
+        """Wait for GX's validation of the run's batches; store its per-rule results (``ops.dq_results``); drop
+        the run's scratch batches. Idempotent."""
+        if self.dq_rows is None:
+            self.dq_rows = _finish_quality(self.ctx)
+        return self.dq_rows
 
-def preload() -> None:
-    """Import Great Expectations in the background (~2.5 s of imports) while engine work runs; the first
-    validation waits for it (Python's import lock). Calling it again while it runs or after is harmless."""
-    if "great_expectations" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
-
-def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> SilverReport:
+def run(spark: SparkSession, cfg: Settings, run_id: str | None = None, validator: Validator | None = None,
+        defer_quality: bool = False) -> SilverReport:
+    """bronze -> silver for every table's new rows. ``validator``: a GX context shared by the runs of one process
+    (it imports GX once). With ``defer_quality`` the caller calls :meth:`SilverReport.finish_quality` itself
+    later (an hourly run builds gold meanwhile); a failed run finishes its quality before raising."""
     run_id = run_id or ops.new_run_id("silver")
-    preload()  # Great Expectations imports while the engine stages and flags the batches
-    validator = Validator(cfg)
-    ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, run_date=ops.utcnow().date())
+    validator = validator or Validator(cfg)
+    validation = BackgroundValidation(validator).start()  # GX imports while the engine stages the batches
+    ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, validation=validation,
+                        run_date=ops.utcnow().date())
+    report = SilverReport(run_id, ctx.accounting, validator.docs_index, ctx)
     try:
-        # Engine work first (nothing written yet), then validation and writes, level by level.
+        # Engine work first (nothing written yet), then the gate and writes, level by level.
         with phase("stage + flag (new bronze rows, rules per row)"):
             staged = _stage(ctx)
         written = consumed = None
@@ -78,7 +89,7 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
             for name in level:
                 if name in derived:
                     continue
-                with phase(f"validate (GX) + write {name}"):
+                with phase(f"gate + write {name}"):
                     if name == sales_transactions.TABLE.name:
                         accounting, written, consumed = sales_transactions.finish(ctx, staged[name])
                     else:
@@ -89,13 +100,12 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> Silver
                         _MODULE[name].run(ctx, written)
         if consumed:
             record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
-    finally:
-        with phase("store DQ results"):
-            dq_rows = _store_dq_results(ctx)  # a failed run's rule counts are the most useful ones
-        with phase("Data Docs"):
-            docs = validator.publish()
-        catalog.drop_scratch(cfg, run_id)
-    return SilverReport(run_id, ctx.accounting, dq_rows, docs)
+    except BaseException:
+        report.finish_quality()  # a failed run's rule counts are the most useful ones
+        raise
+    if not defer_quality:
+        report.finish_quality()
+    return report
 
 
 def _stage(ctx: SilverContext) -> dict:
@@ -118,11 +128,31 @@ def _reads_bronze(name: str) -> bool:
     return any(source.startswith("bronze.") for source in _MODULE[name].TABLE.inputs)
 
 
+def _finish_quality(ctx: SilverContext) -> list[dict]:
+    try:
+        with phase("wait for GX, Data Docs"):
+            ctx.dq_results = ctx.validation.finish()
+    finally:
+        catalog.drop_scratch(ctx.cfg, ctx.run_id)
+    for line in disagreements(ctx.rule_counts, ctx.dq_results):
+        log.warning("data quality: %s", line)
+    with phase("store DQ results"):
+        return _store_dq_results(ctx)
+
+
+def disagreements(compiled: list[tuple[str, RuleResult]], gx: list[tuple[str, RuleResult]]) -> list[str]:
+    """Rules whose failed rows the compiled predicates and GX counted differently (they are one definition)."""
+    gx_failed = {(table, r.rule): r.failed for table, r in gx}
+    return [f"{table}.{r.rule}: the gate counted {r.failed} failed rows, Great Expectations "
+            f"{gx_failed[(table, r.rule)]}" for table, r in compiled
+            if (table, r.rule) in gx_failed and gx_failed[(table, r.rule)] != r.failed]
+
+
 def _store_dq_results(ctx: SilverContext) -> list[dict]:
     rows = [
         {
             "run_id": ctx.run_id,
-            "table_name": f"silver.{table}",
+            "table_name": table,
             "rule": r.rule,
             "action": r.action,
             "expectation_type": r.expectation_type,

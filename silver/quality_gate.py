@@ -1,5 +1,6 @@
-"""The quality gate of a silver batch: each row flagged with the rules it breaks, the table's GX suite run on the
-flagged batch, and the rows that broke a quarantine rule written to ``silver.quarantine_<table>``."""
+"""The quality gate of a silver batch: each row flagged with the rules it breaks, the rules counted (a broken
+``fail`` rule stops the run), the table's GX suite run on the flagged batch in the background, and the rows that
+broke a quarantine rule written to ``silver.quarantine_<table>``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pyspark.sql import functions as F
 
 from qlake import catalog
 from qlake.tables import Table
-from qlake.quality import flag_rows, raise_for_failures
+from qlake.quality import flag_rows, raise_for_failures, rule_counts
 from silver.context import ROW_ID, SilverContext
 from silver.incremental import NewRows
 
@@ -56,10 +57,13 @@ def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) ->
 
 
 def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> None:
-    """Run the table's GX suite on the flagged batch: record per-rule results, stop on a broken ``fail`` rule."""
-    results = ctx.validator.validate(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")
-    ctx.dq_results.extend((table, r) for r in results)
-    raise_for_failures(table, results)
+    """The gate of a flagged batch: every rule counted by its compiled predicate in one aggregate, the run stopped
+    on a broken ``fail`` rule before anything is written; GX validates the same batch on its own thread (its
+    results and Data Docs are stored when the run finishes, and compared with these counts)."""
+    counts = rule_counts(flagged, ctx.validator.rules(suite), ctx.params)
+    ctx.rule_counts.extend((f"silver.{table}", r) for r in counts)
+    ctx.validation.submit(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")
+    raise_for_failures(table, [r for r in counts if r.action == "fail"])
 
 
 @dataclass

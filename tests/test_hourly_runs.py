@@ -81,7 +81,8 @@ def test_profile_names_every_phase(per_group_and_backfill):
     *_, out = per_group_and_backfill
     phases = [line.rsplit(None, 1)[0].strip() for line in out.stderr.splitlines()[1:] if line.strip()]
     for expected in ("check for new work (Delta logs, no engine)", "engine start", "ingest", "silver",
-                     "validate (GX) + write silver.sales_transactions", "Data Docs", "gold", "fact_sales",
+                     "gate + write silver.sales_transactions", "gold", "fact_sales",
+                     "data quality results (GX)", "wait for GX, Data Docs", "store DQ results",
                      "marketing aggregates", "tidy", "run log: versions after + write", "total (command)"):
         assert expected in phases, (expected, out.stderr)
     assert phases.count("silver") == 3  # one pass per pending group

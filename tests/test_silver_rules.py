@@ -77,6 +77,13 @@ def test_accounting_adds_up(first_run, spark):
 
 def test_gx_counts_match_row_routing(first_run, spark):
     """The GX suite result and the compiled per-row predicates are the same rules: counts must agree."""
+    from silver.job import disagreements
+
+    compiled = first_run.ctx.rule_counts
+    assert len(compiled) == len(first_run.ctx.dq_results) == 34  # every rule of the three suites, counted twice
+    assert disagreements(compiled, first_run.ctx.dq_results) == []
+    assert {(t, r.rule): (r.evaluated, r.failed, r.success) for t, r in compiled} == {
+        (t, r.rule): (r.evaluated, r.failed, r.success) for t, r in first_run.ctx.dq_results}
     dq = {r["rule"]: r["failed"] for r in spark.sql(
         f"select rule, failed from ops.dq_results where run_id = '{first_run.run_id}' "
         "and table_name = 'silver.sales_transactions'").collect()}

@@ -1,0 +1,278 @@
+"""Great Expectations: the suites' reference validation of each batch, its stored results and Data Docs.
+
+GX takes ~2.7 s of CPU to import on this machine, more than the rest of an hourly run's Python work. Two things
+keep it off the run's critical path:
+
+- its heavy dependencies that validating and rendering these suites never touch (scipy's statistics, altair's
+  chart schemas, IPython) are imported lazily (:func:`import_great_expectations`: 2.7 -> 1.8 s), and
+- :class:`BackgroundValidation` imports it and validates each batch on a thread of its own while the run goes
+  on with its writes; the gate itself runs on the compiled rules (:mod:`qlake.quality`), and the run waits for
+  GX only at its end, to store ``ops.dq_results`` and render Data Docs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+
+from qlake import dq_assets
+from qlake.config import Settings
+from qlake.quality import Rule, RuleResult, rules_from_suite
+
+log = logging.getLogger(__name__)
+
+# Imported by GX at start-up but only used by expectation types and renderers qlake's suites do not use.
+_DEFERRED_IMPORTS = frozenset({"scipy", "scipy.stats", "scipy.special", "scipy.linalg", "altair", "IPython"})
+_import_lock = threading.Lock()
+
+
+class _Deferred:
+    """An import hook handing out modules that load on first use (importlib.util.LazyLoader)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _DEFERRED_IMPORTS:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def import_great_expectations():
+    """``great_expectations``, imported once per process with its unused heavy dependencies deferred (they load
+    if anything ever uses them)."""
+    with _import_lock:
+        if "great_expectations" not in sys.modules:
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+            hook = _Deferred()
+            sys.meta_path.insert(0, hook)
+            try:
+                import great_expectations  # noqa: F401 - the heavy import this module exists for
+            finally:
+                sys.meta_path.remove(hook)
+        return sys.modules["great_expectations"]
+
+
+class Validator:
+    """A GX file context under ``$QLAKE_HOME/dq`` whose expectations store is the repo's ``expectations/``.
+
+    Lazy: Great Expectations is imported (:func:`import_great_expectations`) and its context opened on the first
+    validation. Rules for the per-row predicates are read from the same suite files without GX.
+    """
+
+    def __init__(self, cfg: Settings):
+        self.cfg = cfg
+        self._context = None
+        self._unpublished: list = []
+        # One GX context, used by one thread at a time (validations of consecutive runs may overlap).
+        self.lock = threading.RLock()
+
+    def warm_up(self) -> None:
+        """Import GX and open the context on a thread of its own (a run starts this before its engine work)."""
+        threading.Thread(target=lambda: self.context, name="qlake-gx-import", daemon=True).start()
+
+    @property
+    def context(self):
+        with self.lock:
+            return self._open_context()
+
+    def _open_context(self):
+        if self._context is None:
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+            logging.getLogger("great_expectations").setLevel(logging.ERROR)
+            gx = import_great_expectations()
+
+            root = Path(self.cfg.dq_dir)
+            root.mkdir(parents=True, exist_ok=True)
+            context = gx.get_context(mode="file", project_root_dir=str(root))
+            store = context.variables.config.stores["expectations_store"]["store_backend"]
+            progress = context.variables.progress_bars
+            if progress is None:
+                progress_on = True
+            elif isinstance(progress, dict):
+                progress_on = progress.get("globally", True)
+            else:
+                progress_on = progress.globally
+            if store.get("base_directory") != str(self.cfg.expectations_dir) or progress_on:
+                store["base_directory"] = str(self.cfg.expectations_dir)
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+
+                context.variables.progress_bars = ProgressBarsConfig(globally=False)
+                context.variables.save()
+                context = gx.get_context(mode="file", project_root_dir=str(root))
+            self._datasource = context.data_sources.add_or_update_spark(name="qlake")
+            self._context = context
+        return self._context
+
+    @property
+    def datasource(self):
+        _ = self.context
+        return self._datasource
+
+    def rules(self, suite_name: str) -> list[Rule]:
+        """The suite's rules, read from its JSON file in the expectations folder (the file GX loads too)."""
+        path = Path(self.cfg.expectations_dir, f"{suite_name}.json")
+        return rules_from_suite(json.loads(path.read_text(encoding="utf-8")))
+
+    @property
+    def docs_index(self) -> str:
+        return str(Path(self.cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site", "index.html"))
+
+    def publish(self) -> str:
+        """Render the Data Docs pages of the results validated since the last call (and the index); return the
+        index path. Once per run: GX compiles its page templates on every build (~0.4 s), and rendering only the
+        new results keeps the cost flat however many hourly results the store holds."""
+        with self.lock:
+            return self._publish()
+
+    def _publish(self) -> str:
+        if self._unpublished:
+            started = time.time()
+            self.context.build_data_docs(resource_identifiers=self._unpublished)
+            self._unpublished = []
+            # after every build: GX writes its CDN links into the pages it (re)wrote each time
+            dq_assets.localize_site(Path(self.docs_index).parent, since=started)
+        return self.docs_index
+
+    def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None,
+                 table: str | None = None) -> list[RuleResult]:
+        """Validate ``df`` (the batch of ``table``) with the suite and store the result (:meth:`publish` renders
+        it); return per-rule results.
+
+        Validates the batch directly rather than through a ValidationDefinition/Checkpoint: those save the
+        suite back to the expectations store, i.e. rewrite the repo's JSON files on every run (and a run killed
+        mid-write would leave a truncated suite). The suite is only ever read here.
+        """
+        with self.lock:
+            return self._validate(df, suite_name, run_name, params, table)
+
+    def _validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None,
+                  table: str | None) -> list[RuleResult]:
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        suite = self.context.suites.get(suite_name)
+        datasource = self.datasource
+        try:
+            asset = datasource.get_asset(suite_name)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(name=suite_name)
+        try:
+            batch_definition = asset.get_batch_definition("whole")
+        except (KeyError, LookupError):
+            batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        validation = batch.validate(suite, result_format="SUMMARY",
+                                    expectation_parameters=_gx_params(params or {}))
+        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now())
+        validation.meta["run_id"] = run_id
+        # GX's validation page reads the asset from the batch spec, which a dataframe batch leaves empty
+        # ("Data asset: None"); name the table so the page says what was checked.
+        batch_spec = dict(validation.meta.get("batch_spec") or {})
+        batch_spec["data_asset_name"] = table or suite_name
+        validation.meta["batch_spec"] = batch_spec
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+            run_id=run_id,
+            batch_identifier=batch.id,
+        )
+        self.context.validation_results_store.set(key, validation)
+        self._unpublished += [key, ExpectationSuiteIdentifier(name=suite_name)]
+        out = []
+        for r in validation.results:
+            meta = r.expectation_config.meta or {}
+            res = r.result or {}
+            evaluated = res.get("element_count")
+            if evaluated is not None and res.get("missing_count") and "not_be_null" not in r.expectation_config.type:
+                evaluated -= res["missing_count"]
+            failed = res.get("unexpected_count")
+            if failed is None:  # aggregate expectations report an observed value, not a count
+                failed = 0 if r.success else 1
+            out.append(
+                RuleResult(
+                    rule=meta.get("rule", r.expectation_config.type),
+                    action=meta.get("action", "warn"),
+                    evaluated=int(evaluated if evaluated is not None else 0),
+                    failed=int(failed),
+                    success=bool(r.success),
+                    expectation_type=r.expectation_config.type,
+                    column=r.expectation_config.kwargs.get("column"),
+                    examples=list(res.get("partial_unexpected_list") or [])[:5],
+                )
+            )
+        return out
+
+
+def _gx_params(params: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in params.items()}
+
+
+class BackgroundValidation:
+    """Batches validated by GX on one background thread, in the order they were submitted.
+
+    :meth:`start` begins importing GX at once (a run starts it before its engine work). :meth:`submit` queues a
+    batch (a materialized DataFrame the caller keeps until :meth:`finish`); :meth:`finish` waits for every queued
+    validation, renders Data Docs for them, and returns the per-rule results, or raises the first error.
+    """
+
+    def __init__(self, validator: Validator):
+        self.validator = validator
+        self._queue: queue.Queue = queue.Queue()
+        self._results: list[tuple[str, RuleResult]] = []
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> BackgroundValidation:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="qlake-gx", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, df: DataFrame, suite: str, run_name: str, params: dict, table: str) -> None:
+        self.start()
+        self._queue.put((df, suite, run_name, params, table))
+
+    def finish(self) -> list[tuple[str, RuleResult]]:
+        """Every submitted batch's results as (table, result), once validated and published."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise RuntimeError(f"Great Expectations could not validate the run's batches: {error}") from error
+        results, self._results = self._results, []
+        return results
+
+    def _work(self) -> None:
+        drained = False
+        try:
+            _ = self.validator.context  # import GX and open the context while the run does its engine work
+            while (job := self._queue.get()) is not None:
+                df, suite, run_name, params, table = job
+                results = self.validator.validate(df, suite, run_name, params, table=table)
+                self._results.extend((table, r) for r in results)
+            drained = True
+            self.validator.publish()
+        except BaseException as exc:  # noqa: BLE001 - reported by finish() on the caller's thread
+            self._error = exc
+            while not drained and self._queue.get() is not None:  # skip what is queued, up to finish()'s marker
+                pass
