@@ -99,7 +99,7 @@ def stream_status(as_json):
 
 
 @stream.command("compact")
-@click.option("--retention-hours", type=click.FloatRange(min=0), default=None,
+@click.option("--retention-hours", type=click.IntRange(min=0), default=None,
               help="Vacuum keeps unreferenced files younger than this (default 1).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def stream_compact(retention_hours, as_json):

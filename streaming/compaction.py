@@ -21,8 +21,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
+from deltalake import DeltaTable
+
 from qlake.catalog import TableSpec
 from qlake.config import Settings
+from streaming import app_events
+from streaming.outputs import reports
+from streaming.state import running_pid
 
 log = logging.getLogger("qlake.stream.compaction")
 
@@ -44,22 +49,16 @@ class Compacted:
 
 
 def append_only_tables() -> tuple[TableSpec, ...]:
-    from streaming import app_events
-
     return app_events.TABLES
 
 
 def report_tables() -> tuple[TableSpec, ...]:
-    from streaming import funnel, revenue, top_products
-
-    return (funnel.SPEC, top_products.SPEC, revenue.SPEC)
+    return tuple(report.spec for report in reports())
 
 
-def compact_location(name: str, location: str, merge: bool, retention_hours: float = RETENTION_HOURS,
+def compact_location(name: str, location: str, merge: bool, retention_hours: int = RETENTION_HOURS,
                      target_size: int = TARGET_FILE_BYTES) -> Compacted:
     """Merge small files (when ``merge``) and vacuum one Delta table; errors are reported, never raised."""
-    from deltalake import DeltaTable
-
     started = time.monotonic()
     table = DeltaTable(location)
     before = len(table.file_uris())
@@ -77,11 +76,9 @@ def compact_location(name: str, location: str, merge: bool, retention_hours: flo
 
 
 def compact(settings: Settings, stream_running: bool | None = None,
-            retention_hours: float = RETENTION_HOURS) -> list[dict]:
+            retention_hours: int = RETENTION_HOURS) -> list[dict]:
     """Compact + vacuum every stream table (report tables merged only while the stream is stopped)."""
     if stream_running is None:
-        from streaming.job import running_pid
-
         stream_running = running_pid(settings) is not None
     results = []
     for spec, merge in [(s, True) for s in append_only_tables()] + [(s, not stream_running) for s in report_tables()]:

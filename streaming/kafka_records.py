@@ -15,6 +15,7 @@ import time
 from typing import Iterator
 
 import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -109,8 +110,6 @@ class _Reader:
     """
 
     def __init__(self, options: dict):
-        from confluent_kafka import Consumer
-
         self.consumer = Consumer(reader_config(options))
         self.topic: str | None = None
         self.next_offset: dict[int, int] = {}  # per assigned partition: the first offset not yet handed out
@@ -120,8 +119,6 @@ class _Reader:
     def prepare(self, topic: str, todo: dict[int, _Range]) -> None:
         """Assign exactly ``todo``'s partitions, keeping those whose next offset is at or shortly before the
         range's start; any other partition is (re-)assigned at its start offset."""
-        from confluent_kafka import TopicPartition
-
         if topic != self.topic:
             if self.next_offset:
                 self.consumer.unassign()
@@ -174,8 +171,6 @@ def read_ranges(options: dict, topic: str, ranges: list[tuple[int, int, int]]) -
     once, in offset order within its partition; records before a range (a re-fetch after a reconnect, or a kept
     consumer catching up) are dropped, records past it are kept for the worker's next read (:class:`_Reader`).
     """
-    from confluent_kafka import KafkaError
-
     schema = arrow_schema(options)
     batch_rows = int(options.get("arrowBatchRows", 50000))
     poll_seconds = int(options.get("pollTimeoutMs", 1000)) / 1000
@@ -261,8 +256,6 @@ def close_readers() -> None:
 
 def _skip_holes(consumer, topic: str, todo: dict[int, _Range]) -> None:
     """Offsets can have holes (transaction markers, compaction): trust the consumer's position past them."""
-    from confluent_kafka import TopicPartition
-
     try:
         positions = consumer.position([TopicPartition(topic, p) for p in todo])
     except Exception:  # noqa: BLE001 - broker away; the stall timer decides

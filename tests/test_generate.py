@@ -13,7 +13,6 @@ from qlake.generate import generate
 from qlake.generate_reference import PRODUCTS
 from qlake.generate_rows import TransactionIds
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 KINDS = ("branches", "sales_agents", "sales_transactions")
 ROWS = 1500
 
@@ -86,10 +85,9 @@ def test_last_group_is_a_byte_identical_redelivery_of_group_1(groups: list[Path]
     assert last != first
 
 
-@pytest.mark.skipif(not SAMPLE.is_dir(), reason="real sample not available")
 @pytest.mark.parametrize("kind", KINDS)
-def test_headers_are_the_samples_byte_for_byte(groups: list[Path], kind: str) -> None:
-    sample_header = file_of(SAMPLE / "group1", kind).read_bytes().split(b"\r\n", 1)[0]
+def test_headers_are_the_samples_byte_for_byte(groups: list[Path], kind: str, sample_dir: Path) -> None:
+    sample_header = file_of(sample_dir / "group1", kind).read_bytes().split(b"\r\n", 1)[0]
     for folder in groups:
         assert file_of(folder, kind).read_bytes().split(b"\r\n", 1)[0] == sample_header
 
@@ -126,9 +124,8 @@ def test_product_catalog_is_the_samples_and_names_are_not_unique(sales: list[lis
     assert ids_by_name["Sandals"] == {"10", "19"}
 
 
-@pytest.mark.skipif(not SAMPLE.is_dir(), reason="real sample not available")
-def test_product_catalog_matches_the_real_sample() -> None:
-    rows = body(SAMPLE / "group1", "sales_transactions")
+def test_product_catalog_matches_the_real_sample(sample_dir: Path) -> None:
+    rows = body(sample_dir / "group1", "sales_transactions")
     sample = {(int(r[PRODUCT_ID]), r[PRODUCT_NAME], r[10], r[17]) for r in rows}
     assert sample == {tuple(p) for p in PRODUCTS}
 

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
 
 from helpers import drop_tables, reset_lake
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("marketing_report", "data_quality", "stream_monitor")

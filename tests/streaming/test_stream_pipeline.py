@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import stream_expectations as expect
+from deltalake import DeltaTable
 
 from streaming.synthetic_events import COMMON_FIELDS
 
@@ -243,3 +244,25 @@ def test_report_stream_reads_the_registered_tables(harness):
     assert "Funnel per minute" in result.stdout
     assert newest.strftime("%Y-%m-%d %H:%M") in result.stdout
     assert "Most viewed categories" in result.stdout
+
+
+def test_compaction_merges_every_stream_table_and_changes_no_row(harness):
+    """`qlake stream compact` with the stream stopped: every table down to one file, the same rows, and a re-run
+    of the stream still adds nothing (the app transactions survive the rewrite)."""
+    rows = {name: harness.count(name) for name in ALL_TABLES}
+    files = {name: len(DeltaTable(harness.location(name)).file_uris()) for name in ALL_TABLES}
+    assert max(files.values()) > 1  # at least one table has several files to merge
+    result = harness.cli("stream", "compact", "--retention-hours", "0", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = {r["table"]: r for r in json.loads(result.stdout)}
+    assert set(report) == set(ALL_TABLES)
+    for name in ALL_TABLES:
+        assert (report[name]["compacted"], report[name]["error"]) == (True, None), report[name]
+        assert report[name]["files_before"] == files[name] and report[name]["files_after"] == 1, report[name]
+        assert len(DeltaTable(harness.location(name)).file_uris()) == 1
+        assert harness.count(name) == rows[name]
+    assert_exactly_once(harness)
+    assert_reports_match(harness)
+    again = harness.stream("--available-now")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {name: harness.count(name) for name in ALL_TABLES} == rows
