@@ -81,11 +81,16 @@ def consumed_markers_by_consumer(spark: SparkSession, cfg: Settings, prefix: str
 
 def record_markers(spark: SparkSession, cfg: Settings, consumer: str, source: str, markers: dict[str, int],
                    run_id: str) -> None:
-    if not markers:
-        return
+    record_markers_of(spark, cfg, [(consumer, source, markers)], run_id)
+
+
+def record_markers_of(spark: SparkSession, cfg: Settings, consumed: list[tuple[str, str, dict[str, int]]],
+                      run_id: str) -> None:
+    """Several consumers' markers (consumer, source, {marker: rows}) in one commit."""
     now = utcnow()
-    rows = [(consumer, source, m, n, run_id, now) for m, n in markers.items()]
-    catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_struct()), PIPELINE_STATE, cfg)
+    rows = [(consumer, source, m, n, run_id, now) for consumer, source, markers in consumed for m, n in markers.items()]
+    if rows:
+        catalog.append(spark, spark.createDataFrame(rows, PIPELINE_STATE.row_struct()), PIPELINE_STATE, cfg)
 
 
 def append_rows(spark: SparkSession, cfg: Settings, spec: TableSpec, rows: list[dict]) -> None:

@@ -172,26 +172,28 @@ def _domain(rule: Rule) -> Column:
     return domain
 
 
-def rule_counts(df: DataFrame, rules: list[Rule], params: dict | None = None) -> list[RuleResult]:
+def rule_counts(df: DataFrame, rules: list[Rule], params: dict | None = None,
+                also: dict[str, Column] | None = None) -> tuple[list[RuleResult], dict]:
     """Every rule with a per-row form counted on ``df`` in one aggregate: rows judged, rows failed, and whether
-    the rule holds (its ``mostly`` share of the judged rows passes; an empty domain passes, as in GX)."""
+    the rule holds (its ``mostly`` share of the judged rows passes; an empty domain passes, as in GX). ``also``:
+    more aggregates the caller wants from the same pass (name -> column), returned by name."""
     counted = [r for r in rules if has_row_form(r)]
-    if not counted:
-        return []
-    aggregates = []
+    aggregates = [column.alias(name) for name, column in (also or {}).items()]
     for i, rule in enumerate(counted):
         domain = _domain(rule)
-        aggregates += [F.count(F.when(domain, F.lit(1))).alias(f"e{i}"),
-                       F.count(F.when(domain & ~passes(rule, params), F.lit(1))).alias(f"f{i}")]
+        aggregates += [F.count(F.when(domain, F.lit(1))).alias(f"_e{i}"),
+                       F.count(F.when(domain & ~passes(rule, params), F.lit(1))).alias(f"_f{i}")]
+    if not aggregates:
+        return [], {}
     row = df.agg(*aggregates).first()
     results = []
     for i, rule in enumerate(counted):
-        evaluated, failed = row[f"e{i}"], row[f"f{i}"]
+        evaluated, failed = row[f"_e{i}"], row[f"_f{i}"]
         mostly = float(rule.kwargs.get("mostly", 1.0))
         success = evaluated == 0 or (evaluated - failed) / evaluated >= mostly
         results.append(RuleResult(rule.name, rule.action, evaluated, failed, success, rule.expectation_type,
                                   rule.column))
-    return results
+    return results, {name: row[name] for name in (also or {})}
 
 
 def raise_for_failures(table: str, results: list[RuleResult]) -> None:

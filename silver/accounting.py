@@ -48,16 +48,22 @@ class Accounting:
 
 
 def record_run(ctx: SilverContext, consumer: str, source: str, markers: dict[str, int], acct: Accounting) -> None:
-    """Check the accounting, then store it and the consumed file hashes (only after the data is written)."""
+    """Check the accounting, then note it and the consumed file hashes (only after the data is written); the run
+    stores every table's notes at its end in one commit per ops table (:func:`store_records`)."""
     acct.check()
     ctx.accounting.append(acct)
-    ops.append_rows(
-        ctx.spark, ctx.cfg, ops.ROW_ACCOUNTING,
-        [{
-            "run_id": ctx.run_id, "table_name": acct.table, "rows_in": acct.rows_in, "inserted": acct.inserted,
-            "updated": acct.updated, "duplicates": acct.duplicates,
-            "conflicting_redeliveries": acct.conflicting_redeliveries, "quarantined": acct.quarantined,
-            "balanced": acct.balanced, "recorded_at": ctx.now,
-        }],
-    )
-    ops.record_markers(ctx.spark, ctx.cfg, consumer, source, markers, ctx.run_id)
+    ctx.accounting_rows.append({
+        "run_id": ctx.run_id, "table_name": acct.table, "rows_in": acct.rows_in, "inserted": acct.inserted,
+        "updated": acct.updated, "duplicates": acct.duplicates,
+        "conflicting_redeliveries": acct.conflicting_redeliveries, "quarantined": acct.quarantined,
+        "balanced": acct.balanced, "recorded_at": ctx.now,
+    })
+    ctx.consumed_markers.append((consumer, source, markers))
+
+
+def store_records(ctx: SilverContext) -> None:
+    """Store the noted accounting, then the consumed hashes: a crash before the second commit only makes the next
+    run read those files again, which its MERGEs turn into duplicates (the writes are idempotent)."""
+    ops.append_rows(ctx.spark, ctx.cfg, ops.ROW_ACCOUNTING, ctx.accounting_rows)
+    ops.record_markers_of(ctx.spark, ctx.cfg, ctx.consumed_markers, ctx.run_id)
+    ctx.accounting_rows, ctx.consumed_markers = [], []

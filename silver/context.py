@@ -33,6 +33,9 @@ class SilverContext:
     # the same rules counted by the compiled predicates (the gate's own counts), per silver.<table>
     rule_counts: list[tuple[str, RuleResult]] = field(default_factory=list)
     accounting: list[Accounting] = field(default_factory=list)
+    # noted by silver.accounting.record_run as each table is written, stored together at the run's end
+    accounting_rows: list[dict] = field(default_factory=list)
+    consumed_markers: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)
     # Read once per run by silver.incremental (the bronze manifest and the consumed file hashes, every table's
     # at once): every table is staged before any records what it consumed.

@@ -58,9 +58,8 @@ def finish_dimension(ctx: SilverContext, dim: Scd2Dimension, batch: FlaggedBatch
     if batch.flagged is None:
         return acct
     new, flagged = batch.new, batch.flagged
-    check_batch(ctx, flagged, dim.table, dim.suite)
+    good_rows, quarantined = check_batch(ctx, flagged, dim.table, dim.suite)
     acct.rows_in = sum(new.markers.values())
-    good_rows, quarantined = batch.split_counts()
     acct.quarantined = quarantine(ctx, flagged, dim.table, new.df, dim.raw_columns, quarantined)
     good = batch.good()
     delivered = latest_per_key(good, [dim.key, "_source_sha256"]).select(

@@ -7,6 +7,7 @@ hourly run)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from qlake.quality import RuleResult
 from qlake.quality_gx import BackgroundValidation, Validator
 from qlake.tables import levels
 from silver import branches, customers, products, sales_agents, sales_transactions
-from silver.accounting import Accounting, record_run
+from silver.accounting import Accounting, record_run, store_records
 from silver.context import SilverContext
 from silver.dimension import finish_dimension, known_keys, stage_dimension
 
@@ -101,8 +102,12 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None, validator
         if consumed:
             record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
     except BaseException:
+        with phase("store accounting + consumed files"), contextlib.suppress(Exception):
+            store_records(ctx)  # what was written before the failure is recorded as such
         report.finish_quality()  # a failed run's rule counts are the most useful ones
         raise
+    with phase("store accounting + consumed files"):
+        store_records(ctx)
     if not defer_quality:
         report.finish_quality()
     return report

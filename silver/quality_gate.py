@@ -56,14 +56,18 @@ def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) ->
     )
 
 
-def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> None:
-    """The gate of a flagged batch: every rule counted by its compiled predicate in one aggregate, the run stopped
-    on a broken ``fail`` rule before anything is written; GX validates the same batch on its own thread (its
-    results and Data Docs are stored when the run finishes, and compared with these counts)."""
-    counts = rule_counts(flagged, ctx.validator.rules(suite), ctx.params)
+def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> tuple[int, int]:
+    """The gate of a flagged batch: every rule counted by its compiled predicate in one aggregate (with the good
+    and quarantined rows, returned), the run stopped on a broken ``fail`` rule before anything is written; GX
+    validates the same batch on its own thread (its results and Data Docs are stored when the run finishes, and
+    compared with these counts)."""
+    split = {"good": F.count(F.when(~is_quarantined(), F.lit(1))), "quarantined": F.count(F.when(is_quarantined(),
+                                                                                               F.lit(1)))}
+    counts, rows = rule_counts(flagged, ctx.validator.rules(suite), ctx.params, also=split)
     ctx.rule_counts.extend((f"silver.{table}", r) for r in counts)
     ctx.validation.submit(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")
     raise_for_failures(table, [r for r in counts if r.action == "fail"])
+    return rows["good"], rows["quarantined"]
 
 
 @dataclass
@@ -75,12 +79,6 @@ class FlaggedBatch:
 
     def good(self) -> DataFrame:
         return self.flagged.where(~is_quarantined())
-
-    def split_counts(self) -> tuple[int, int]:
-        """(good rows, quarantined rows) of the batch, counted in one pass (one round trip, not two counts)."""
-        counts = self.flagged.agg(F.count(F.when(~is_quarantined(), F.lit(1))).alias("good"),
-                                  F.count(F.when(is_quarantined(), F.lit(1))).alias("quarantined")).first()
-        return counts["good"], counts["quarantined"]
 
 
 def is_quarantined() -> Column:

@@ -187,9 +187,8 @@ def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFra
     if batch.flagged is None:
         return acct, None, {}
     new, flagged = batch.new, batch.flagged
-    check_batch(ctx, flagged, TABLE.table, SUITE)
+    good_rows, quarantined = check_batch(ctx, flagged, TABLE.table, SUITE)
     acct.rows_in = sum(new.markers.values())
-    good_rows, quarantined = batch.split_counts()
     acct.quarantined = quarantine(ctx, flagged, TABLE.table, new.df, bronze_transactions.KIND.columns, quarantined)
 
     good = batch.good()
