@@ -144,9 +144,11 @@ def replay_cmd(from_bronze: bool, tables: tuple[str, ...]) -> None:
 
 
 @click.command("schedule")
-@click.option("--job", "selected", multiple=True, type=click.Choice(["hourly", "daily"]), help="only these jobs")
+@click.option("--job", "selected", multiple=True, type=click.Choice(["hourly", "daily", "stream-compact"]),
+              help="only these jobs")
 def schedule_cmd(selected: tuple[str, ...]) -> None:
-    """Run `run hourly` (ingesting QLAKE_INCOMING) and `run daily` on their cron schedules until stopped."""
+    """Run `run hourly` (ingesting QLAKE_INCOMING), `run daily` and `stream compact` on their cron schedules until
+    stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     schedule.run_scheduler(settings(), selected=list(selected) or None)

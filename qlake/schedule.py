@@ -1,11 +1,14 @@
-"""`qlake schedule`: run `qlake run hourly` and `qlake run daily` on cron schedules (APScheduler).
+"""`qlake schedule`: run `qlake run hourly`, `qlake run daily` and `qlake stream compact` on cron schedules
+(APScheduler).
 
 Each run is a fresh `qlake` process, so one failing run never takes the scheduler down and the next run still
 happens. One run at a time per job is enforced by the job itself (a lock file: an overlapping trigger is
 recorded as `skipped` in ops.job_runs), so manual runs and other schedulers are covered too. On start, a job
-whose last cron slot passed without a run (machine down, scheduler stopped) is run once right away.
+whose last cron slot passed without a run (machine down, scheduler stopped) is run once right away (not the
+stream compaction: its next slot is minutes away).
 
-Cron expressions come from config (QLAKE_HOURLY_CRON, QLAKE_DAILY_CRON): five fields as in crontab, or six
+Cron expressions come from config (QLAKE_HOURLY_CRON, QLAKE_DAILY_CRON, QLAKE_STREAM_COMPACT_CRON): five fields as
+in crontab, or six
 with seconds first (used by tests).
 """
 
@@ -53,6 +56,7 @@ class ScheduledJob:
     name: str
     cron: str
     argv: list[str]
+    catch_up: bool = True  # run at once when its last slot was missed (a frequent upkeep job needs not)
 
     def run(self) -> int:
         """One run of the job in its own process; returns its exit code (logged, never raised)."""
@@ -73,6 +77,8 @@ def jobs(cfg: Settings) -> list[ScheduledJob]:
     return [
         ScheduledJob("hourly", cfg.hourly_cron, ["run", "hourly", "--incoming", cfg.incoming_dir]),
         ScheduledJob("daily", cfg.daily_cron, ["run", "daily"]),
+        # the stream tables' small files (streaming.compaction: safe while the stream runs)
+        ScheduledJob("stream-compact", cfg.stream_compact_cron, ["stream", "compact"], catch_up=False),
     ]
 
 
@@ -99,7 +105,7 @@ def run_scheduler(cfg: Settings, stop: threading.Event | None = None, selected: 
         # Several instances may start: the job's own lock decides, and records the skipped ones.
         scheduler.add_job(job.run, trigger(job.cron), id=job.name, name=job.name, max_instances=3,
                           coalesce=True, misfire_grace_time=3600)
-        if missed(cfg, job, now):
+        if job.catch_up and missed(cfg, job, now):
             log.info("%s: missed its last slot, catching up now", job.name)
             scheduler.add_job(job.run, id=f"{job.name}-catch-up", name=f"{job.name} (catch-up)")
     if stop is not None:

@@ -68,6 +68,17 @@ def test_missed_slot_is_detected(hourly_built, cfg):
     assert schedule.missed(cfg, schedule.ScheduledJob("daily", "30 0 * * *", []), now)  # never ran
 
 
+def test_the_schedule_compacts_the_stream_tables_every_15_minutes(cfg):
+    from qlake import schedule
+
+    by_name = {job.name: job for job in schedule.jobs(cfg)}
+    assert sorted(by_name) == ["daily", "hourly", "stream-compact"]
+    compact = by_name["stream-compact"]
+    assert (compact.cron, compact.argv, compact.catch_up) == ("*/15 * * * *", ["stream", "compact"], False)
+    fires = [schedule.trigger(compact.cron).get_next_fire_time(None, datetime(2026, 1, 1, 10, 7, tzinfo=timezone.utc))]
+    assert fires == [datetime(2026, 1, 1, 10, 15, tzinfo=timezone.utc)]
+
+
 def test_scheduler_runs_skips_overlaps_and_survives_failures(hourly_built, cfg, tmp_path, monkeypatch):
     from qlake import runlog, schedule
     from qlake.config import settings
