@@ -32,13 +32,14 @@ RSS_LIMIT_MB = 4096
 
 # `qlake run hourly` as the command line runs it, with a profile that samples RSS per phase, saved as JSON.
 _QLAKE = """
-import json, runpy, sys
+import json, sys
+from cli.main import main
 from qlake import profile
 group, phases = sys.argv[1], sys.argv[2]
 active = profile.start(echo=True, rss=True)
-sys.argv = ["qlake", "run", "hourly", "--incoming", group]
 try:
-    runpy.run_module("cli", run_name="__main__")
+    # main(), not the `qlake` script's run(): that one ends the process at once, before the phases are saved
+    main(["run", "hourly", "--incoming", group], prog_name="qlake")
 finally:
     with open(phases, "w") as out:
         json.dump(active.as_dicts(), out)
