@@ -265,6 +265,11 @@ def latency(settings, seconds: float, rate: float, trigger: str | None) -> dict:
         "p99_seconds": round(percentile(delays, 0.99), 3) if delays else None,
         "max_seconds": round(max(delays), 3) if delays else None,
         "mean_batch_seconds": round(statistics.mean(b["duration"] for b in batches), 3) if batches else None,
+        "mean_batch_phases": {
+            name: round(statistics.mean(b.get("phases", {}).get(name, 0.0) for b in batches), 3)
+            for name in sorted({name for b in batches for name in b.get("phases", {})})
+        },
+        "batches": len(batches),
         "trigger": trigger or "default (processing time, see streaming.job.DEFAULT_TRIGGER)",
     }
 
