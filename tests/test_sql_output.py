@@ -3,6 +3,7 @@ as a message, a position and a hint with exit code 1 and no traceback."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -51,6 +52,23 @@ def test_rewritten_statement_says_so(spark):
     assert out.exit_code == 0, out.output
     assert out.stdout.splitlines() == ["k", "1", "2"]
     assert "-- rewritten for the embedded engine: ORDER BY an aggregate as a hidden column" in out.stderr
+
+
+def test_unaliased_columns_take_sparks_names_and_json_keeps_repeated_ones(spark):
+    """The embedded engine names a window column after its function alone (two of them alike) and IS NULL
+    `is_null`; `qlake sql` gives them Spark's names (the corpus compares them with HiveServer2's). A name that
+    still repeats keeps every column's values in JSON."""
+    statement = ("SELECT k, v IS NULL, sum(v) OVER (PARTITION BY k), sum(v) OVER (ORDER BY v DESC), v IN (1, 5) "
+                 "FROM VALUES (1, 10), (1, 5), (2, 1) AS t(k, v) ORDER BY v")
+    out = cli(statement, "--format", "csv")
+    assert out.exit_code == 0, out.output
+    assert next(csv.reader(out.stdout.splitlines())) == [
+        "k", "(v IS NULL)", "sum(v) OVER (PARTITION BY k ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)",
+        "sum(v) OVER (ORDER BY v DESC NULLS LAST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)", "(v IN (1, 5))"]
+    assert out.stderr == ""  # only names were given: the statement ran as written
+    repeated = cli("SELECT k, k, v AS k FROM VALUES (1, 10) AS t(k, v)", "--format", "json")
+    assert json.loads(repeated.stdout) == [{"k": 1, "k#2": 1, "k#3": 10}]
+    assert "-- columns named alike: JSON keys 'k#2', 'k#3'" in repeated.stderr
 
 
 def test_errors_exit_1_without_traceback(spark):

@@ -10,7 +10,8 @@
    ``Result.note``;
 4. anything else as written, on the session's engine.
 
-An error comes back as :class:`qlake.sql.errors.SqlError` (message, position, hint), never a traceback.
+The result's columns carry the names Spark gives unaliased projections (:mod:`qlake.sql.names`). An error comes
+back as :class:`qlake.sql.errors.SqlError` (message, position, hint), never a traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from qlake.sql.errors import SqlError, explain
 # only when a call follows it (an aggregate key needs one), so a plain `ORDER BY col` never imports sqlglot.
 _NEEDS_PARSE = re.compile(r"\b(QUALIFY|PIVOT|UNPIVOT|PERCENTILE_APPROX|APPROX_PERCENTILE|PERCENTILE_DISC|"
                           r"PERCENTILE_CONT)\b|\bORDER\s+BY\b[^;]*\(", re.IGNORECASE)
+# What the engine may name otherwise than Spark when unaliased (qlake.sql.names): a window, IS [NOT] NULL, IN (...),
+# BETWEEN, or a call written in capitals (it keeps the case; Spark prints the function's own name).
+_NEEDS_NAMES = re.compile(r"(?i:\b(OVER|BETWEEN)\b|\bIS\s+(NOT\s+)?NULL\b|\bIN\s*\()|\b[A-Z][A-Z0-9_]*\(")
 
 
 @dataclass
@@ -83,6 +87,8 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
         return Result(columns, types, rows, classic.NOTE.format(reason=slow_path))
     if callable(session) and not hasattr(session, "sql"):
         session = session()
+    # Parsed for Spark's column names, as the analyst wrote it (time travel and rewrites change no projection).
+    tree = _parsed(statement) if _NEEDS_NAMES.search(statement) else None
     try:
         if _NEEDS_PARSE.search(sql):
             from qlake.sql import rewrite
@@ -106,7 +112,22 @@ def run(session, statement: str, cfg: Settings | None = None, limit: int | None 
     except Exception as exc:  # noqa: BLE001 - every engine failure becomes a message a person can act on
         known = tables(cfg)
         raise explain(exc, statement, known, lambda t: _table_columns(known[t])) from exc
-    return Result([f.name for f in fields], [f.dataType.simpleString() for f in fields], rows, note)
+    columns = [f.name for f in fields]
+    if tree is not None:
+        from qlake.sql import names
+
+        columns = names.spark_columns(tree, columns) or columns
+    return Result(columns, [f.dataType.simpleString() for f in fields], rows, note)
+
+
+def _parsed(statement: str):
+    """The statement as sqlglot reads it, or None when it cannot (then the engine's names stay)."""
+    from qlake.sql import rewrite
+
+    try:
+        return rewrite.parse(statement)
+    except Exception:  # noqa: BLE001 - sqlglot's errors vary by construct; the engine answers the statement anyway
+        return None
 
 
 def write(result: Result, fmt: str = "table", out=None) -> None:
@@ -117,6 +138,10 @@ def write(result: Result, fmt: str = "table", out=None) -> None:
 
     stream = out or sys.stdout
     if fmt == "json":
+        keys = render.json_keys(result.columns)
+        if keys != result.columns:
+            renamed = ", ".join(f"{k!r}" for k, c in zip(keys, result.columns) if k != c)
+            print(f"-- columns named alike: JSON keys {renamed} (alias them to choose)", file=sys.stderr)
         stream.write(json.dumps(render.records(result.columns, result.types, result.rows), ensure_ascii=False) + "\n")
     elif fmt == "csv":
         writer = csv.writer(stream, lineterminator="\n")

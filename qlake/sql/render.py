@@ -90,4 +90,20 @@ def rows_of(table) -> list[list]:
 
 
 def records(columns: list[str], types: list[str], rows: list[list]) -> list[dict]:
-    return [{c: jsonable(v, t) for c, t, v in zip(columns, types, row)} for row in rows]
+    keys = json_keys(columns)
+    return [{k: jsonable(v, t) for k, t, v in zip(keys, types, row)} for row in rows]
+
+
+def json_keys(columns: list[str]) -> list[str]:
+    """The result's column names as JSON object keys: a name that repeats (``SELECT x, x``, two unaliased
+    expressions named alike) gets ``#2``, ``#3``... so that no column's values are lost to a later one."""
+    seen: dict[str, int] = {}
+    keys = []
+    for column in columns:
+        seen[column] = seen.get(column, 0) + 1
+        key = column if seen[column] == 1 else f"{column}#{seen[column]}"
+        while key in columns and seen[column] > 1:  # a real column already has that name
+            seen[column] += 1
+            key = f"{column}#{seen[column]}"
+        keys.append(key)
+    return keys

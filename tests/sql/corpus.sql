@@ -161,3 +161,9 @@ SELECT p.product_category, count(*) AS sales FROM gold.fact_sales VERSION AS OF 
 SELECT product_category, percentile_approx(units, 0.5) AS median_units, percentile_approx(units, array(0.25, 0.75)) AS quartiles FROM gold.mkt_top_products WHERE period = 'ALL' GROUP BY product_category ORDER BY product_category;
 -- @ percentile_disc_cont note=rewritten
 SELECT is_online, percentile_disc(0.5) WITHIN GROUP (ORDER BY units) AS median_units, percentile_cont(0.9) WITHIN GROUP (ORDER BY units DESC) AS p10_units FROM gold.fact_sales GROUP BY is_online ORDER BY is_online;
+-- @ unaliased_window_columns
+SELECT transaction_month, sum(units), rank() OVER (ORDER BY sum(units) DESC), sum(sum(units)) OVER (ORDER BY transaction_month) FROM gold.fact_sales GROUP BY transaction_month ORDER BY transaction_month;
+-- @ unaliased_rank_lag_count
+SELECT product_category, product_id, units, row_number() OVER (PARTITION BY product_category ORDER BY units DESC, product_id), lag(units) OVER (PARTITION BY product_category ORDER BY units DESC, product_id), count(*) OVER (PARTITION BY product_category) FROM gold.mkt_top_products WHERE period = 'ALL' ORDER BY product_category, product_id;
+-- @ unaliased_null_in_between
+SELECT transaction_id, sales_agent_key IS NULL, branch_key IS NOT NULL, payment_method IN ('Cash', 'Credit Card'), units BETWEEN 2 AND 5 FROM gold.fact_sales ORDER BY transaction_id LIMIT 25;
