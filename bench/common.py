@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -19,26 +20,51 @@ class Measure:
     peak_rss_mb: float = 0.0
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    """RSS of a process and all its descendants (a child gone meanwhile counts 0)."""
+def tree_rss(proc: psutil.Process, skip: frozenset[int] = frozenset()) -> int:
+    """RSS of a process and all its descendants (a child gone meanwhile counts 0), without the process trees
+    rooted at ``skip``."""
     total = proc.memory_info().rss
-    for child in proc.children(recursive=True):
-        try:
+    children = proc.children(recursive=True)
+    parent = {}
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            parent[child.pid] = child.ppid()
+
+    def under_skip(pid: int) -> bool:
+        while pid in parent:
+            if pid in skip:
+                return True
+            pid = parent[pid]
+        return pid in skip
+
+    for child in children:
+        if under_skip(child.pid):
+            continue
+        with contextlib.suppress(psutil.Error):
             total += child.memory_info().rss
-        except psutil.Error:
-            pass
     return total
+
+
+def service_pids() -> frozenset[int]:
+    """The lake's services (metastore, broker) this process started: shared servers, not the job's memory (the
+    scale bench measures them apart too)."""
+    from qlake import services
+    from qlake.config import settings
+
+    return frozenset(pid for service in services.managed_services(settings()) if (pid := service.pid()) is not None)
 
 
 @contextmanager
 def measured():
-    """Wall time and peak RSS of this process and its children while the block runs (sampled every 20 ms)."""
+    """Wall time and peak RSS of this process and its children while the block runs (sampled every 20 ms), the
+    lake's services apart."""
     result = Measure()
     proc = psutil.Process(os.getpid())
     stop = threading.Event()
+    services = service_pids()
 
     def rss() -> int:
-        return tree_rss(proc)
+        return tree_rss(proc, services)
 
     peak = [rss()]
 
