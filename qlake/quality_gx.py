@@ -93,7 +93,6 @@ class Validator:
 
     def _open_context(self):
         if self._context is None:
-            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
             logging.getLogger("great_expectations").setLevel(logging.ERROR)
             gx = import_great_expectations()
 

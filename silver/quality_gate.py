@@ -61,8 +61,8 @@ def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) 
     and quarantined rows, returned), the run stopped on a broken ``fail`` rule before anything is written; GX
     validates the same batch on its own thread (its results and Data Docs are stored when the run finishes, and
     compared with these counts)."""
-    split = {"good": F.count(F.when(~is_quarantined(), F.lit(1))), "quarantined": F.count(F.when(is_quarantined(),
-                                                                                               F.lit(1)))}
+    split = {"good": F.count(F.when(~is_quarantined(), F.lit(1))),
+             "quarantined": F.count(F.when(is_quarantined(), F.lit(1)))}
     counts, rows = rule_counts(flagged, ctx.validator.rules(suite), ctx.params, also=split)
     ctx.rule_counts.extend((f"silver.{table}", r) for r in counts)
     ctx.validation.submit(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")

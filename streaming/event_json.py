@@ -205,8 +205,7 @@ def member_times(values: pa.Array, member: str = "timestamp") -> pa.Array:
     """The event time each value's ``member`` holds (``YYYY-MM-DDTHH:MM:SS``, a real calendar time; NULL when it
     is absent, not such a text or the value is no JSON object) as timestamps (UTC: the wall-clock digits kept)."""
     texts = np.full(len(values), None, object)
-    blocks, _ = read_block(values, _positions(_braced(values)), pa.schema([(member, pa.string())]),
-                           "ignore")
+    blocks, _ = read_block(values, _positions(_braced(values)), pa.schema([(member, pa.string())]), "ignore")
     for rows, table in blocks:
         texts[rows] = table.column(member).to_numpy(zero_copy_only=False)
     by_record = np.flatnonzero(texts == None)  # noqa: E711 - elementwise test of an object array
@@ -344,8 +343,7 @@ def _object_text(values: pa.Array, members: dict[str, pa.Array]) -> pa.Array:
     parts = []
     for name in sorted(members):
         value = members[name]
-        body = value if pa.types.is_string(value.type) else None
-        rendered = (pc.binary_join_element_wise('"', body, '"', "") if body is not None else _texts(value))
+        rendered = pc.binary_join_element_wise('"', value, '"', "") if pa.types.is_string(value.type) else _texts(value)
         parts.append(pc.binary_join_element_wise(f'"{name}":', rendered, ""))
     inner = _joined(parts) if parts else pa.array([""] * len(values), pa.string())
     return pc.if_else(values.is_null(), pa.scalar(None, pa.string()), pc.binary_join_element_wise("{", inner, "}", ""))

@@ -93,8 +93,9 @@ class _Range:
         self.partition, self.position, self.end = partition, start, end
 
 
-# A read of fewer records keeps its consumer assigned for the worker's next read (see _Reader.finish).
-_KEEP_ASSIGNED_BELOW = 20_000
+# A live batch: fewer records than this. The source gives it one reader (kafka_source, ``minRowsPerReader``), and
+# that reader keeps its consumer assigned for the worker's next read (see _Reader.finish).
+LIVE_BATCH_ROWS = 20_000
 # How far a kept consumer may be behind a range's start and still catch up by reading on (dropping what lies
 # before the start) rather than being re-assigned (~50 ms, and its prefetched records are lost).
 _CATCH_UP_LIMIT = 200_000
@@ -151,7 +152,7 @@ class _Reader:
         """After a read of ``rows`` records: stay assigned after a small one (the live case), let go after a
         large one (a backlog): a kept consumer goes on fetching the partitions' next records in the background,
         which there would take the CPU from the batch's parse and writes (measured: 63k -> 36k ev/s)."""
-        if rows >= _KEEP_ASSIGNED_BELOW:
+        if rows >= LIVE_BATCH_ROWS:
             self.consumer.unassign()
             self.next_offset, self.stash = {}, {}
         else:

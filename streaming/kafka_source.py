@@ -43,7 +43,7 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 
-from streaming.kafka_records import NAME, read_ranges
+from streaming.kafka_records import LIVE_BATCH_ROWS, NAME, read_ranges
 from streaming.kafka_records import schema as record_schema
 
 log = logging.getLogger("qlake.kafka_source")
@@ -236,7 +236,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # A small batch (the live case) is one reader: its kept consumer then reads on where the last batch ended
         # (streaming/kafka_records.py), where several readers would split and re-assign the partitions each time.
         rows = sum(end - start for _, start, end in ranges)
-        readers = min(readers, max(1, rows // int(self.options.get("minRowsPerReader", 20_000))))
+        readers = min(readers, max(1, rows // int(self.options.get("minRowsPerReader", LIVE_BATCH_ROWS))))
         return [KafkaRange(self.topic, group) for group in group_ranges(ranges, readers)]
 
     def commit(self, end: dict) -> None:
