@@ -2,6 +2,7 @@
 
     qlake produce [--count N] [--duration S] [--rate R] [--seed S] [--start TS] [--extra-field-ratio P] [--malformed-ratio P]
     qlake stream [--available-now] [--max-offsets-per-trigger N] [--trigger-interval "1 second"] [--watermark ...]
+                 [--read-on driver|executors]
     qlake stream status [--json]
     qlake stream compact [--retention-hours H] [--json]    (schedule it, e.g. hourly: see README)
     qlake report stream [--follow] [--interval S]
@@ -52,8 +53,10 @@ def produce(count, duration, rate, seed, start, extra_field_ratio, malformed_rat
 @click.option("--starting-offsets", type=click.Choice(["earliest", "latest"]), default="earliest",
               help="Where a brand-new query starts (ignored once the checkpoint exists).")
 @click.option("--watermark", default=None, help='How late an event may be and still count in reports, e.g. "10 minutes".')
+@click.option("--read-on", type=click.Choice(["driver", "executors"]), default=None,
+              help="Where Kafka records are read (default: driver for a live job, executors for --available-now).")
 @click.pass_context
-def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starting_offsets, watermark):
+def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starting_offsets, watermark, read_on):
     """Run the app events stream (Kafka -> bronze/silver/gold Delta). SIGTERM stops it after the current batch."""
     if ctx.invoked_subcommand is not None:
         return
@@ -65,6 +68,7 @@ def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starti
         trigger_interval=trigger_interval or DEFAULT_TRIGGER,
         starting_offsets=starting_offsets,
         watermark=watermark or DEFAULT_WATERMARK,
+        read_on=read_on,
     )
     ctx.exit(run(load_settings(), options))
 

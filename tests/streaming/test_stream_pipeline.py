@@ -190,7 +190,9 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(harness):
         time.sleep(0.5)
     assert not spark_jvms_of(harness.settings.home), "the killed job left its JVM running"
 
-    result = harness.stream("--available-now", "--max-offsets-per-trigger", "500")
+    # Restarted with the other reader: the uncommitted batch is read again from the checkpoint's offsets by the
+    # driver reader's replay path (readBetweenOffsets), the same records the executors had read.
+    result = harness.stream("--available-now", "--max-offsets-per-trigger", "500", "--read-on", "driver")
     assert result.returncode == 0, result.stderr[-4000:]
     replayed = [b for b in batches(harness) if b["batch_id"] == crash_batch]
     assert sorted(replayed[-1]["skipped"]) == sorted(had)  # exactly the tables that had it, and only those

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import pyarrow as pa
 
 from streaming.kafka_records import arrow_schema, read_ranges
+from streaming.kafka_source import KafkaDriverReader
 
 
 def _read(settings, ranges, **options) -> pa.Table:
@@ -54,3 +57,26 @@ def test_ranges_cut_exactly_and_a_reused_consumer_rereads_from_the_new_start(har
     again = _read(settings, [(0, 5, 8)])  # the same worker's cached consumer, moved backwards
     assert again.column("offset").to_pylist() == [5, 6, 7] and set(again.column("partition").to_pylist()) == {0}
     assert _read(settings, [(1, 4, 4)]).num_rows == 0
+
+
+def test_driver_reader_reads_up_to_the_end_it_reports_and_replays_the_same_records(harness):
+    settings = harness.settings
+    ends = harness.end_offsets()
+    topic = settings.kafka_topic
+    reader = KafkaDriverReader({"bootstrap.servers": settings.bootstrap_servers, "subscribe": topic,
+                                "maxOffsetsPerTrigger": "1000"})
+    start = {topic: {"0": 0, "1": 0, "2": 0}}
+    batches, end = reader.read(start)
+    granted = {int(p): o for p, o in end[topic].items()}
+    assert sum(granted.values()) == 1_000 and all(0 < granted[p] <= ends[p] for p in ends)  # capped, every partition
+    # Spark copies a prefetched batch's iterator before reading it.
+    table = pa.Table.from_batches(list(copy.copy(batches)), schema=arrow_schema())
+    pairs = sorted(zip(table.column("partition").to_pylist(), table.column("offset").to_pylist()))
+    assert pairs == [(p, o) for p in sorted(granted) for o in range(granted[p])]
+    replay = pa.Table.from_batches(list(reader.readBetweenOffsets(start, end)), schema=arrow_schema())
+    assert replay.sort_by([("partition", "ascending"), ("offset", "ascending")]).equals(
+        table.sort_by([("partition", "ascending"), ("offset", "ascending")]))
+    everything = {topic: {str(p): o for p, o in sorted(ends.items())}}
+    nothing, same = reader.read(everything)
+    assert same == everything and list(nothing) == []
+    reader.stop()

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows, ReadMinRows
 
 from streaming.kafka_records import SCHEMA, arrow_schema
-from streaming.kafka_source import KafkaStreamReader, _proportional, group_ranges
+from streaming.kafka_source import KafkaDataSource, KafkaDriverReader, KafkaStreamReader, _proportional, group_ranges
 
 
 def reader(ends: dict[int, int], **options) -> KafkaStreamReader:
@@ -106,3 +106,27 @@ def test_proportional_split_is_exact_and_bounded(budget):
     granted = _proportional(available, budget)
     assert sum(granted.values()) == min(budget, sum(available.values()))
     assert all(0 <= granted[p] <= available[p] for p in available)
+
+
+def test_read_on_chooses_the_reader_spark_gets():
+    from pyspark.sql.datasource_internal import _SimpleStreamReaderWrapper, _streamReader
+
+    def source(**options) -> KafkaDataSource:
+        return KafkaDataSource({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t", **options})
+
+    assert isinstance(_streamReader(source(), SCHEMA), KafkaStreamReader)
+    assert isinstance(_streamReader(source(readOn="executors"), SCHEMA), KafkaStreamReader)
+    driver = _streamReader(source(readOn="driver"), SCHEMA)
+    assert isinstance(driver, _SimpleStreamReaderWrapper) and isinstance(driver.simple_reader, KafkaDriverReader)
+    with pytest.raises(ValueError, match="readOn must be one of executors, driver"):
+        _streamReader(source(readOn="everywhere"), SCHEMA)
+
+
+def test_driver_reader_caps_a_backlog_and_pickles_for_a_replay():
+    r = KafkaDriverReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t"})
+    r.source._end_offsets = lambda which="end": {0: 150_000, 1: 150_000}  # type: ignore
+    r.readBetweenOffsets = lambda start, end: iter([])  # type: ignore  # offsets only: no broker here
+    _, end = r.read({"t": {"0": 0, "1": 0}})
+    assert end == {"t": {"0": 50_000, "1": 50_000}}  # DRIVER_BATCH_ROWS, split by backlog
+    clone = pickle.loads(pickle.dumps(KafkaDriverReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t"})))
+    assert clone.source._consumer is None and clone.limit.max_rows == 100_000
