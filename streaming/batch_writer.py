@@ -57,6 +57,7 @@ class BatchStats:
     started: float = 0.0
     finished: float = 0.0
     phases: dict = field(default_factory=dict)  # seconds per step, to see where a batch spends its time
+    table_seconds: dict = field(default_factory=dict)  # per table: its write (they run side by side)
 
     def mark(self, phase: str) -> None:
         now = time.time()
@@ -139,14 +140,15 @@ class BatchWriter:
         if rows is None:
             stats.skipped.append(report.name)
         stats.report_rows[report.name] = rows or 0
-        self._written(report.name, batch_id)
+        self._written(report.name, batch_id, stats)
 
     def _write(self, spec, data, app_id: str, batch_id: int, stats: BatchStats) -> None:
         if not delta_io.append_once(self.tables.get(spec), spec, data, app_id, batch_id):
             stats.skipped.append(spec.name)
-        self._written(spec.name, batch_id)
+        self._written(spec.name, batch_id, stats)
 
-    def _written(self, table: str, batch_id: int) -> None:
+    def _written(self, table: str, batch_id: int, stats: BatchStats) -> None:
+        stats.table_seconds[table] = round(time.time() - stats._last, 3)
         if self._after_write is not None:
             self._after_write(table, batch_id)
 
