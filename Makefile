@@ -29,10 +29,10 @@ fuzz: install
 	QLAKE_FUZZ_EXAMPLES=20000 QLAKE_FUZZ_RUN_EXAMPLES=400 $(BIN)/python -m pytest -q tests/test_delivery_fuzz.py
 
 bench: install
-	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.stream | tee bench/results_stream.json; exit $$status
+	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.stream --runs 3 --out bench/results_stream.json; exit $$status
 
 bench-stream: install
-	$(BIN)/python -m bench.stream | tee bench/results_stream.json
+	$(BIN)/python -m bench.stream --runs 3 --out bench/results_stream.json
 
 services-down:
 	QLAKE_HOME=$(DEMO_HOME) $(BIN)/qlake services down
