@@ -8,6 +8,12 @@ writes), on a throw-away table. Then a query (count + distinct offsets per parti
 DataFusion) runs on the small files, the table is compacted + vacuumed, and the query runs again. A day at that
 rate is 172,800 commits per table; the figures for 24 h are extrapolated from the measured per-file cost and the
 compaction schedule (printed with the formula, so nothing is presented as measured that was not).
+
+The Delta log: every commit is a file in ``_delta_log``, and a deltalake commit costs more the more files are
+there. The simulated table has the stream's bounded log retention (``streaming.delta_io.STREAM_TABLE_PROPERTIES``),
+scaled to the simulation's pace (``--log-retention-seconds``: the simulation commits ~10-20 times a second, the
+stream twice); a second table with Delta's default retention (30 days) takes the same commits in turn, as the
+baseline. Reported: log files at the end and the append's milliseconds over the first and the last 100 commits.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -72,29 +79,49 @@ def query_seconds(location: str, repeat: int = 3) -> tuple[float, list]:
     return best, sorted(rows, key=lambda r: r["kafka_partition"])
 
 
+def log_figures(location: str, seconds: list[float]) -> dict:
+    """Commit files left in the table's _delta_log, and its appends' milliseconds at the start and at the end."""
+    return {
+        "log_commit_files_at_end": len(list(Path(location, "_delta_log").glob("*.json"))),
+        "append_ms_first_100": round(statistics.median(seconds[:100]) * 1000, 1),
+        "append_ms_last_100": round(statistics.median(seconds[-100:]) * 1000, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commits", type=int, default=1500)
     parser.add_argument("--rows", type=int, default=500, help="rows per commit (1,000 ev/s x 0.5 s trigger)")
     parser.add_argument("--compact-every-hours", type=float, default=0.25,
                         help="the schedule the 24 h figure assumes (qlake schedule: every 15 minutes)")
+    parser.add_argument("--log-retention-seconds", type=int, default=20,
+                        help="the simulated table's log retention (the stream's, scaled to the simulation's pace)")
     args = parser.parse_args(argv)
 
     from deltalake import DeltaTable, write_deltalake
 
     from streaming.compaction import compact_location
+    from streaming.delta_io import STREAM_TABLE_PROPERTIES
     from streaming.producer import generate
 
     home = Path(tempfile.mkdtemp(prefix="qlake-bench-compaction-"))
     location = str(home / "app_events")
+    baseline = str(home / "app_events_default_log")
     result: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                     "machine": {"cpus": os.cpu_count(), "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}}
     try:
         messages = list(generate(args.rows, seed=3))
-        started = time.perf_counter()
+        retention = {"delta.logRetentionDuration": f"interval {args.log_retention_seconds} seconds"}
+        appends: dict[str, list[float]] = {location: [], baseline: []}
+        write_seconds = 0.0
         for batch_id in range(args.commits):
-            write_deltalake(location, bronze_batch(messages, batch_id * args.rows, batch_id), mode="append")
-        write_seconds = time.perf_counter() - started
+            batch = bronze_batch(messages, batch_id * args.rows, batch_id)
+            for target in (location, baseline):  # in turn: both see the same moments of the host
+                started = time.perf_counter()
+                write_deltalake(target, batch, mode="append",
+                                configuration=retention if target == location and batch_id == 0 else None)
+                appends[target].append(time.perf_counter() - started)
+            write_seconds += appends[location][-1]
         files_small = len(DeltaTable(location).file_uris())
         small_query, small_rows = query_seconds(location)
         compacted = compact_location("bronze.app_events (simulated)", location, merge=True, retention_hours=0)
@@ -116,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                 "files_removed_by_vacuum": compacted.files_removed_by_vacuum, "compaction_seconds": compacted.seconds,
                 "query_seconds_small_files": round(small_query, 3), "query_seconds_compacted": round(big_query, 3),
                 "query_speedup": round(small_query / big_query, 1), "compacted_file_bytes": Path(compacted_file).stat().st_size,
+            },
+            "delta_log": {
+                "simulated_retention": retention["delta.logRetentionDuration"],
+                "stands_for": "the stream's " + STREAM_TABLE_PROPERTIES["delta.logRetentionDuration"]
+                              + " at two commits a second (~600 commits kept)",
+                **log_figures(location, appends[location]),
+                "default_retention": log_figures(baseline, appends[baseline]),
             },
             "extrapolated_24h": {
                 "files_per_table_uncompacted": per_day,

@@ -20,7 +20,7 @@ from pyspark.sql import SparkSession
 from qlake import spark as connect
 from qlake.catalog import ensure_table
 from qlake.config import Settings, settings as load_settings
-from streaming.delta_io import spec_schema
+from streaming.delta_io import STREAM_TABLE_PROPERTIES, keep_log_bounded, spec_schema
 from streaming.kafka_source import KafkaDataSource
 from streaming.outputs import tables
 
@@ -56,6 +56,8 @@ def finish_registration(settings: Settings, child: subprocess.Popen, timeout: fl
             # was a no-op, so lay down the empty Delta table the entry points at, with the exact schema.
             log.warning("%s: no Delta table at %s; creating it empty", spec.name, location)
             DeltaTable.create(location, schema=spec_schema(spec), description=spec.comment or None)
+        if keep_log_bounded(location):
+            log.info("%s: Delta log retention set to %s", spec.name, STREAM_TABLE_PROPERTIES)
 
 
 def register_tables(settings: Settings) -> None:

@@ -97,6 +97,14 @@ def test_first_run_ingests_every_record_once(harness):
     assert_exactly_once(harness)
 
 
+def test_every_stream_table_keeps_a_bounded_delta_log(harness):
+    # Set by the job on its tables (new or existing): deltalake then drops commit files older than 5 minutes at
+    # each checkpoint, so the log of a stream committing twice a second stays ~600 files, not 5 million.
+    for name in ALL_TABLES:
+        configuration = DeltaTable(harness.location(name)).metadata().configuration
+        assert configuration.get("delta.logRetentionDuration") == "interval 5 minutes", name
+
+
 def test_rejected_records_carry_their_reason(harness):
     def reason(message) -> str:
         if message.malformed in ("not_json", "truncated_json"):
