@@ -3,13 +3,14 @@ name, category and list price."""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from qlake import catalog
 from qlake.catalog import columns_from
 from qlake.tables import Table
 from silver.context import SilverContext
+from silver.dedup import latest_per_key
 
 TABLE = Table(
     name="silver.products",
@@ -27,13 +28,8 @@ TABLE = Table(
 
 def build(transactions: DataFrame) -> DataFrame:
     """Latest delivered attributes per product_id from a batch of silver transactions."""
-    latest_first = Window.partitionBy("product_id").orderBy(
-        F.col("_ingested_at").desc(), F.col("_source_file").desc(), F.col("_row_number").desc()
-    )
-    return (
-        transactions.withColumn("_rank", F.row_number().over(latest_first))
-        .where(F.col("_rank") == 1)
-        .select("product_id", "product_name", "product_category", F.col("unit_price").alias("list_price"))
+    return latest_per_key(transactions, ["product_id"]).select(
+        "product_id", "product_name", "product_category", F.col("unit_price").alias("list_price")
     )
 
 
