@@ -205,17 +205,18 @@ def all_tables_committed(batches: list[dict], topic: str):
     """(partition, offset) -> when the batch that carried it had written every table, or None if no batch did."""
     from streaming.kafka_source import describe_offsets
 
-    ends: dict[int, list[tuple[int, float]]] = {}
+    ends: dict[int, list[int]] = {}  # per partition, in batch order: each batch's end offset...
+    written: dict[int, list[float]] = {}  # ...and when that batch had written every table
     for batch in sorted(batches, key=lambda b: b["batch_id"]):
-        written = batch["started"] + sum(batch["phases"].get(name, 0.0) for name in ("read", "parse", "write"))
+        done = batch["started"] + sum(batch["phases"].get(name, 0.0) for name in ("read", "parse", "write"))
         for partition, end in describe_offsets(batch["end_offsets"], topic).items():
-            ends.setdefault(partition, []).append((end, written))
+            ends.setdefault(partition, []).append(end)
+            written.setdefault(partition, []).append(done)
 
     def committed(pair: tuple[int, int]) -> float | None:
         partition, offset = pair
-        found = ends.get(partition, [])
-        at = bisect.bisect_right([end for end, _ in found], offset)  # the first batch ending past the offset
-        return found[at][1] if at < len(found) else None
+        at = bisect.bisect_right(ends.get(partition, []), offset)  # the first batch ending past the offset
+        return written[partition][at] if at < len(ends.get(partition, [])) else None
 
     return committed
 
@@ -285,7 +286,7 @@ def latency(settings, seconds: float, rate: float, trigger: str | None) -> dict:
     delays = [watcher.visible[pair] - t for pair, t in sent.items() if pair in watcher.visible]
     batches = read_batches(settings)[before:]
     committed = all_tables_committed(batches, settings.kafka_topic)
-    everywhere = [committed(pair) - t for pair, t in sent.items() if committed(pair) is not None]
+    everywhere = [at - t for pair, t in sent.items() if (at := committed(pair)) is not None]
     return {
         "events": len(sent),
         "target_rate": rate,

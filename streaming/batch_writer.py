@@ -61,8 +61,12 @@ class BatchStats:
 
     def mark(self, phase: str) -> None:
         now = time.time()
-        self.phases[phase] = round(now - self._last, 3) if hasattr(self, "_last") else round(now - self.started, 3)
+        self.phases[phase] = round(now - self.phase_started(), 3)
         self._last = now
+
+    def phase_started(self) -> float:
+        """When the phase in progress began: the last :meth:`mark`, or the batch's start."""
+        return getattr(self, "_last", self.started)
 
     @property
     def duration(self) -> float:
@@ -148,7 +152,7 @@ class BatchWriter:
         self._written(spec.name, batch_id, stats)
 
     def _written(self, table: str, batch_id: int, stats: BatchStats) -> None:
-        stats.table_seconds[table] = round(time.time() - stats._last, 3)
+        stats.table_seconds[table] = round(time.time() - stats.phase_started(), 3)
         if self._after_write is not None:
             self._after_write(table, batch_id)
 
