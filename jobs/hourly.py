@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from bronze import delivery
 from bronze import ingest as bronze_ingest
@@ -18,21 +19,28 @@ from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality_gx import Validator
 from silver import job as silver_job
+from silver.backfill import NotCombinable
+
+# A backfill's silver pass takes consecutive groups up to this many delivered rows: its memory stays that of
+# a large hour (the 550,000-row group of bench/ stays under 2 GiB).
+PASS_ROWS = 250_000
+LANDED = ("ingested", "recovered")  # a group's files whose rows are in bronze now
 
 
-def ingest_paths(session, cfg: Settings, paths, echo: Echo) -> int:
-    """Land ``paths`` in bronze, a line per file; returns the number of rejected files."""
+def ingest_paths(session, cfg: Settings, paths, echo: Echo) -> bronze_ingest.IngestReport:
+    """Land ``paths`` in bronze, a line per file."""
     report = bronze_ingest.ingest(session, cfg, paths, on_file=lambda outcome: echo(outcome.line()))
     for warning in report.warnings:
         echo(f"WARNING {warning}")
     echo(f"bronze: {report.rows_added} rows added; {len(report.rejected)} file(s) rejected")
-    return len(report.rejected)
+    return report
 
 
 def build_silver(session, cfg: Settings, echo: Echo, validator: Validator | None = None,
-                 defer_quality: bool = False) -> silver_job.SilverReport:
-    """bronze → silver once (raises DataQualityFailure / AccountingError when a batch may not land)."""
-    report = silver_job.run(session, cfg, validator=validator, defer_quality=defer_quality)
+                 defer_quality: bool = False, **scope) -> silver_job.SilverReport:
+    """bronze → silver once (raises DataQualityFailure / AccountingError when a batch may not land). ``scope``:
+    the groups of a backfill pass (``group_of``) or the files left for a later run (``held_back``)."""
+    report = silver_job.run(session, cfg, validator=validator, defer_quality=defer_quality, **scope)
     for line in report.lines():
         echo(line)
     return report
@@ -44,6 +52,36 @@ def build_gold(session, cfg: Settings, echo: Echo) -> gold_job.GoldReport:
     for line in report.lines():
         echo(line)
     return report
+
+
+def backfill_silver(session, cfg: Settings, echo: Echo, validator: Validator,
+                    files: list[dict[str, int]]) -> Iterator[silver_job.SilverReport]:
+    """Silver for a backfill's groups (``files``: each group's landed file hashes and rows, in delivery order):
+    consecutive groups of up to :data:`PASS_ROWS` rows in one pass each, each row judged as of its own group. A
+    pass that could end otherwise than one run per group stops before writing (:mod:`silver.backfill`): the
+    groups before the one it names become a pass, and the next pass starts with that group. Each run sees only
+    its own groups' files (and files left over from earlier runs, as the first group would)."""
+    start, limit = 0, len(files)
+    while start < len(files):
+        end = start + 1
+        rows = sum(files[start].values())
+        while end < min(len(files), start + limit) and rows + sum(files[end].values()) <= PASS_ROWS:
+            rows += sum(files[end].values())
+            end += 1
+        held_back = frozenset(sha for group in files[end:] for sha in group)
+        group_of = {sha: n for n, group in enumerate(files[start:end], start=1) for sha in group}
+        try:
+            with phase("silver"):
+                report = build_silver(session, cfg, echo, validator, defer_quality=True, held_back=held_back,
+                                      group_of=group_of if end - start > 1 else None)
+        except NotCombinable as why:
+            echo(f"silver: group {start + why.group} starts a new pass: {why}")
+            limit = max(why.group - 1, 1)  # the groups before it, or that group alone
+            continue
+        if end - start > 1:
+            echo(f"silver: groups {start + 1}-{end} in one pass")
+        yield report
+        start, limit = end, len(files)
 
 
 def run_silver(cfg: Settings, echo: Echo) -> None:
@@ -64,13 +102,15 @@ def run_gold(cfg: Settings, echo: Echo) -> None:
 def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     """ingest → silver → gold, logged in ops.job_runs; returns the number of rejected files.
 
-    A drop folder holding several pending delivery groups (a backfill after an outage) is processed group by
-    group in delivery order, in this one session and one logged run: each group is ingested and validated into
-    silver on its own (a bad hour fails as it would alone, its DQ results are its own), and gold is built once
-    at the end from all the new silver rows. Gold reads silver past its watermark and upserts by key, so one
-    build over 24 hours of silver gives the tables 24 builds would (tests/test_hourly_runs.py proves it).
-    Great Expectations validates each group's batches on its own thread meanwhile; the run waits for it (and
-    stores its results) after gold, so GX's import and validations overlap with the writes.
+    A drop folder holding several pending delivery groups (a backfill after an outage) is processed in delivery
+    order, in this one session and one logged run: every group is ingested (its own batch and delivery time),
+    then silver takes consecutive groups in one pass, each row judged as of its own group, or group by group
+    where one pass could differ from one run per group (:func:`backfill_silver`; a bad hour fails as it would
+    alone), and gold is built once at the end from all the new silver rows. Gold reads silver past its watermark
+    and upserts by key, so one build over 24 hours of silver gives the tables 24 builds would
+    (tests/test_hourly_runs.py and tests/test_backfill.py prove it). Great Expectations validates each silver
+    run's batches on its own thread meanwhile; the run waits for it (and stores its results) after gold, so GX's
+    import and validations overlap with the writes.
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
     groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
@@ -81,13 +121,23 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
         rejected = 0
         silver_runs: list[silver_job.SilverReport] = []
         try:
-            for group in groups:
-                if group is not None:
+            if len(groups) == 1:
+                if groups[0] is not None:
                     with phase("ingest"):
-                        rejected += ingest_paths(session, cfg, group, echo)
+                        rejected += len(ingest_paths(session, cfg, groups[0], echo).rejected)
                 with phase("silver"):
-                    silver_runs.append(build_silver(session, cfg, echo, validator, defer_quality=True))
-                record.add(silver_runs[-1].rows_in, silver_runs[-1].rows_out, silver_runs[-1].quarantined)
+                    runs = [build_silver(session, cfg, echo, validator, defer_quality=True)]
+            else:
+                files = []
+                for group in groups:
+                    with phase("ingest"):
+                        report = ingest_paths(session, cfg, group, echo)
+                    rejected += len(report.rejected)
+                    files.append({f.sha256: f.rows_added for f in report.files if f.status in LANDED})
+                runs = backfill_silver(session, cfg, echo, validator, files)
+            for silver_run in runs:
+                silver_runs.append(silver_run)
+                record.add(silver_run.rows_in, silver_run.rows_out, silver_run.quarantined)
         except Exception:
             # What silver accepted before the failing group still reaches gold; the failure stays the run's error.
             if record.rows_out:

@@ -177,15 +177,35 @@ def rule_counts(df: DataFrame, rules: list[Rule], params: dict | None = None,
     """Every rule with a per-row form counted on ``df`` in one aggregate: rows judged, rows failed, and whether
     the rule holds (its ``mostly`` share of the judged rows passes; an empty domain passes, as in GX). ``also``:
     more aggregates the caller wants from the same pass (name -> column), returned by name."""
+    counted, aggregates = _counting(rules, params)
+    aggregates += [column.alias(name) for name, column in (also or {}).items()]
+    if not aggregates:
+        return [], {}
+    row = df.agg(*aggregates).first()
+    return _results(counted, row), {name: row[name] for name in (also or {})}
+
+
+def rule_counts_by(df: DataFrame, rules: list[Rule], by: Column, params: dict | None = None
+                   ) -> dict[Any, list[RuleResult]]:
+    """:func:`rule_counts` of each ``by`` value's rows (one aggregate): a rule's ``mostly`` holds per group."""
+    counted, aggregates = _counting(rules, params)
+    if not aggregates:
+        return {}
+    return {row["_by"]: _results(counted, row) for row in df.groupBy(by.alias("_by")).agg(*aggregates).collect()}
+
+
+def _counting(rules: list[Rule], params: dict | None) -> tuple[list[Rule], list[Column]]:
+    """The rules with a per-row form and, for each, the aggregates of rows judged and rows failed."""
     counted = [r for r in rules if has_row_form(r)]
-    aggregates = [column.alias(name) for name, column in (also or {}).items()]
+    aggregates = []
     for i, rule in enumerate(counted):
         domain = _domain(rule)
         aggregates += [F.count(F.when(domain, F.lit(1))).alias(f"_e{i}"),
                        F.count(F.when(domain & ~passes(rule, params), F.lit(1))).alias(f"_f{i}")]
-    if not aggregates:
-        return [], {}
-    row = df.agg(*aggregates).first()
+    return counted, aggregates
+
+
+def _results(counted: list[Rule], row) -> list[RuleResult]:
     results = []
     for i, rule in enumerate(counted):
         evaluated, failed = row[f"_e{i}"], row[f"_f{i}"]
@@ -193,7 +213,7 @@ def rule_counts(df: DataFrame, rules: list[Rule], params: dict | None = None,
         success = evaluated == 0 or (evaluated - failed) / evaluated >= mostly
         results.append(RuleResult(rule.name, rule.action, evaluated, failed, success, rule.expectation_type,
                                   rule.column))
-    return results, {name: row[name] for name in (also or {})}
+    return results
 
 
 def raise_for_failures(table: str, results: list[RuleResult]) -> None:

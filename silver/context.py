@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
 
 from qlake import ops
 from qlake.config import Settings
@@ -41,7 +42,32 @@ class SilverContext:
     # at once): every table is staged before any records what it consumed.
     ingested_files: dict[str, dict[str, int]] | None = None
     consumed: dict[tuple[str, str], set[str]] | None = None
+    # A backfill's silver pass over several delivery groups at once (silver.backfill): each delivered file's
+    # group (1, 2, ... in delivery order; a file of no group, left over from an earlier run, counts as group 1).
+    group_of: dict[str, int] | None = None
+    # Files this run leaves for a later one (the later groups of a backfill processed group by group).
+    held_back: frozenset[str] = frozenset()
 
     @property
     def params(self) -> dict:
         return {"run_date": self.run_date}
+
+    @property
+    def combined(self) -> bool:
+        """This run is one pass over several delivery groups, each row judged as of its own group."""
+        return bool(self.group_of) and max(self.group_of.values()) > 1
+
+    def delivery_group(self) -> Column:
+        """A bronze-derived row's delivery group within this run (1 when the run is one group)."""
+        if not self.combined:
+            return F.lit(1)
+        files: dict[int, list[str]] = {}
+        for sha, group in sorted(self.group_of.items()):
+            files.setdefault(group, []).append(sha)
+        # A CASE over each group's few file hashes: a map literal would be built again for every row (Sail).
+        later = sorted((group, shas) for group, shas in files.items() if group > 1)
+        source = F.col("_source_sha256")
+        case = F.when(source.isin(later[0][1]), F.lit(later[0][0]))
+        for group, shas in later[1:]:
+            case = case.when(source.isin(shas), F.lit(group))
+        return case.otherwise(F.lit(1))

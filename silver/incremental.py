@@ -30,14 +30,15 @@ class NewRows:
 
 
 def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> NewRows:
-    """Bronze rows of files this consumer has not processed yet.
+    """Bronze rows of files this consumer has not processed yet (and the run does not hold back for a later one).
 
     Which files exist (and their row counts) comes from the bronze manifest, a small table, so finding the new
     work costs the same at hour 1 and at hour 1000; it and the consumed hashes are read once per run.
     """
     catalog.ensure_table(ctx.spark, bronze, ctx.cfg)
     done = _consumed(ctx).get((consumer, bronze.name), set())
-    todo = {sha: rows for sha, rows in _ingested_files(ctx).get(bronze.table, {}).items() if sha not in done}
+    todo = {sha: rows for sha, rows in _ingested_files(ctx).get(bronze.table, {}).items()
+            if sha not in done and sha not in ctx.held_back}
     df = ctx.spark.table(bronze.name).where(F.col("_source_sha256").isin(list(todo) or ["-"]))
     return NewRows(df, todo)
 

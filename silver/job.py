@@ -21,7 +21,7 @@ from qlake.profile import phase
 from qlake.quality import RuleResult
 from qlake.quality_gx import BackgroundValidation, Validator
 from qlake.tables import levels
-from silver import branches, customers, products, sales_agents, sales_transactions
+from silver import backfill, branches, customers, products, sales_agents, sales_transactions
 from silver.accounting import Accounting, record_run, store_records
 from silver.context import SilverContext
 from silver.dimension import finish_dimension, known_keys, stage_dimension
@@ -70,15 +70,20 @@ class SilverReport:
 
 
 def run(spark: SparkSession, cfg: Settings, run_id: str | None = None, validator: Validator | None = None,
-        defer_quality: bool = False) -> SilverReport:
+        defer_quality: bool = False, group_of: dict[str, int] | None = None,
+        held_back: frozenset[str] = frozenset()) -> SilverReport:
     """bronze -> silver for every table's new rows. ``validator``: a GX context shared by the runs of one process
     (it imports GX once). With ``defer_quality`` the caller calls :meth:`SilverReport.finish_quality` itself
-    later (an hourly run builds gold meanwhile); a failed run finishes its quality before raising."""
+    later (an hourly run builds gold meanwhile); a failed run finishes its quality before raising.
+
+    A backfill passes ``group_of`` (each delivered file's group, in delivery order) to process several groups in
+    one pass, each row judged as of its group; the run raises :class:`silver.backfill.NotCombinable` before
+    writing anything when that could differ from one run per group. ``held_back``: files left for a later run."""
     run_id = run_id or ops.new_run_id("silver")
     validator = validator or Validator(cfg)
     validation = BackgroundValidation(validator).start()  # GX imports while the engine stages the batches
     ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, validation=validation,
-                        run_date=ops.utcnow().date())
+                        run_date=ops.utcnow().date(), group_of=group_of, held_back=held_back)
     report = SilverReport(run_id, ctx.accounting, validator.docs_index, ctx)
     try:
         # Engine work first (nothing written yet), then the gate and writes, level by level.
@@ -125,6 +130,10 @@ def _stage(ctx: SilverContext) -> dict:
             staged[name] = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
         else:
             staged[name] = stage_dimension(ctx, module.DIMENSION, module.staged)
+        if ctx.combined and staged[name].flagged is not None:
+            backfill.check_fail_rules(ctx, staged[name].flagged, name, module.TABLE.suite)
+            if name == sales_transactions.TABLE.name:
+                backfill.check_keys_in_one_group(ctx, staged[name].good(), sales_transactions.KEY, name)
     return staged
 
 

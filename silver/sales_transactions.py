@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from bronze import sales_transactions as bronze_transactions
@@ -20,6 +20,7 @@ from qlake.catalog import columns_from
 from qlake.tables import Table
 from silver import cleaning
 from silver.accounting import Accounting, AccountingError
+from silver.backfill import NotCombinable, city_fill_differs
 from silver.context import LINEAGE, SilverContext
 from silver.dedup import deduplicate
 from silver.incremental import new_bronze_rows
@@ -104,15 +105,26 @@ def staged(bronze: DataFrame) -> DataFrame:
     )
 
 
-def with_reference_checks(df: DataFrame, agent_ids: list, branch_ids: list) -> DataFrame:
-    """Flags the suite checks: an offline sale's agent and branch exist in the silver dimensions (the ids they
-    hold after this run: a handful to thousands, so a literal set rather than a join of the batch)."""
+def with_reference_checks(df: DataFrame, agent_ids: dict, branch_ids: dict, group: Column) -> DataFrame:
+    """Flags the suite checks: an offline sale's agent and branch exist in the silver dimensions by its delivery
+    group. ``*_ids``: each id the dimension holds after this run, with the group from which on it holds it (0:
+    already stored; :func:`silver.dimension.known_keys`). Literal sets (a handful to thousands of ids) rather
+    than a join of the batch or a map literal (built again for every row): the ids every group knows, and in a
+    backfill pass those first delivered by each later group."""
     is_offline = F.col("is_online") == F.lit(False)
+
+    def is_known(column: str, first_group: dict) -> Column:
+        since: dict[int, list] = {1: []}
+        for key, first in first_group.items():
+            since.setdefault(max(first, 1), []).append(key)
+        known = F.coalesce(F.col(column).isin(sorted(since.pop(1))), F.lit(False))
+        for first, keys in sorted(since.items()):  # a backfill pass: ids first delivered by a later group
+            known = known | ((group >= first) & F.coalesce(F.col(column).isin(sorted(keys)), F.lit(False)))
+        return known
+
     return (
-        df.withColumn("offline_agent_is_known",
-                      F.when(is_offline, F.coalesce(F.col("sales_agent_id").isin(agent_ids), F.lit(False))))
-        .withColumn("offline_branch_is_known",
-                    F.when(is_offline, F.coalesce(F.col("branch_id").isin(branch_ids), F.lit(False))))
+        df.withColumn("offline_agent_is_known", F.when(is_offline, is_known("sales_agent_id", agent_ids)))
+        .withColumn("offline_branch_is_known", F.when(is_offline, is_known("branch_id", branch_ids)))
     )
 
 
@@ -132,13 +144,15 @@ def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
 
     One small aggregate of the batch's addresses (postal code x state x city: thousands of rows at most) tells
     which postal codes need a city and what the batch says about them; silver is asked only about those. The
-    answer is applied as a map literal, so the big batch is never joined (a join there makes the engine gather
-    the whole batch into one partition).
+    answer is applied as a CASE over those postal codes (:func:`silver.cleaning.lookup`), so the big batch is
+    never joined (a join there makes the engine gather the whole batch into one partition). In a backfill pass
+    it raises :class:`silver.backfill.NotCombinable` when a group's own run could fill a city otherwise.
     """
     needs_city = F.col("is_online") & F.col("shipping_city").isNull()
+    group = ctx.delivery_group().alias("_group")
     # No filter before the aggregate: the engine would compute the address columns twice for it.
     addresses = [
-        r for r in df.groupBy(*_ZIP, "shipping_city")
+        r for r in df.groupBy(*_ZIP, "shipping_city", group)
         .agg(F.count(F.lit(1)).alias("n"), F.max(needs_city).alias("needs_city"))
         .collect()
         if r[0] is not None and r[1] is not None
@@ -150,30 +164,43 @@ def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
     for r in addresses:
         if r["shipping_city"] is not None and (r[0], r[1]) in wanted:
             counts[(r[0], r[1])][r["shipping_city"]] += r["n"]
-    stored = (
-        ctx.spark.table(TABLE.name)
-        .where(F.col("shipping_postal_code").isin(sorted({z for z, _ in wanted})) & F.col("shipping_city").isNotNull())
-        .groupBy(*_ZIP, "shipping_city").agg(F.count(F.lit(1)).alias("n"))
-        .collect()
-    )
+    stored = _stored_cities(ctx, df, sorted({z for z, _ in wanted}))
     for r in stored:
         if (r[0], r[1]) in wanted:
             counts[(r[0], r[1])][r["shipping_city"]] += r["n"]
+    if ctx.combined:
+        differs = city_fill_differs([tuple(r) for r in addresses], [tuple(r) for r in stored if (r[0], r[1]) in wanted])
+        if differs:
+            raise NotCombinable(*differs)
     best = _best_city(counts)
     if not best:
         return df
-    lookup = F.create_map(*[F.lit(x) for pair in sorted(best.items()) for x in pair])
-    city = lookup[F.concat(F.col("shipping_postal_code"), F.lit("/"), F.col("shipping_state"))]
+    city = cleaning.lookup(F.concat(F.col("shipping_postal_code"), F.lit("/"), F.col("shipping_state")),
+                           dict(sorted(best.items())))
     return df.withColumn("shipping_city", F.coalesce("shipping_city", F.when(needs_city, city)))
 
 
-def stage(ctx: SilverContext, agent_ids: list, branch_ids: list) -> FlaggedBatch:
+def _stored_cities(ctx: SilverContext, batch: DataFrame, zip_codes: list[str]) -> list:
+    """Silver's (postal code, state, city, rows) of these postal codes; in a backfill pass also the rows it does
+    not replace (their sale is not in the batch), which every group finds stored."""
+    stored = ctx.spark.table(TABLE.name).where(
+        F.col("shipping_postal_code").isin(zip_codes) & F.col("shipping_city").isNotNull())
+    kept = F.count(F.lit(1))
+    if ctx.combined:
+        replaced = batch.select(KEY).distinct().withColumn("_replaced", F.lit(True))
+        stored = stored.join(replaced, on=KEY, how="left")
+        kept = F.count(F.when(F.col("_replaced").isNull(), F.lit(1)))
+    return stored.groupBy(*_ZIP, "shipping_city").agg(F.count(F.lit(1)).alias("n"), kept.alias("kept")).collect()
+
+
+def stage(ctx: SilverContext, agent_ids: dict, branch_ids: dict) -> FlaggedBatch:
     """New bronze transactions, staged, checked against the dimensions' ids and flagged (engine work only)."""
     catalog.ensure_table(ctx.spark, TABLE, ctx.cfg)
     new = new_bronze_rows(ctx, TABLE.name, bronze_transactions.TABLE)
     if new.empty:
         return FlaggedBatch(new, None)
-    prepared = with_reference_checks(fill_missing_cities(ctx, staged(new.df)), agent_ids, branch_ids)
+    prepared = with_reference_checks(fill_missing_cities(ctx, staged(new.df)), agent_ids, branch_ids,
+                                     ctx.delivery_group())
     # The content hash is part of the one materialized batch: dedup, the change counts and the MERGE read it.
     prepared = prepared.withColumn("_row_hash", cleaning.row_hash(BUSINESS_COLUMNS))
     return FlaggedBatch(new, flag_batch(ctx, prepared, TABLE.table, SUITE))
