@@ -39,17 +39,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _timed(args: list[str], env: dict) -> float:
+def _timed(args: list[str], env: dict, printed: list[str] | None = None) -> float:
     start = time.perf_counter()
     out = subprocess.run(args, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if out.returncode not in (0, 1):  # 1: a file was rejected (generated dirt), the run still completed
         raise SystemExit(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    if printed is not None:
+        printed.extend(out.stdout.splitlines())
     return round(seconds, 3)
 
 
 def _lake(work: Path, name: str) -> dict:
-    return {**os.environ, "QLAKE_HOME": str(work / name), "QLAKE_METASTORE_PORT": str(_free_port()),
+    # Beside the generated drop folders, never inside one: a lake's files would be delivered with the groups.
+    return {**os.environ, "QLAKE_HOME": str(work / f"lake-{name}"), "QLAKE_METASTORE_PORT": str(_free_port()),
             "QLAKE_KAFKA_PORT": str(_free_port()), "QLAKE_THRIFT_PORT": str(_free_port())}
 
 
@@ -72,8 +75,8 @@ def main() -> int:
     qlake = [sys.executable, "-m", "cli"]  # what the scheduler runs: the `qlake` command of this interpreter
     lakes = []
 
-    def hourly(env, incoming) -> float:
-        return _timed([*qlake, "run", "hourly", "--incoming", str(incoming)], env)
+    def hourly(env, incoming, printed=None) -> float:
+        return _timed([*qlake, "run", "hourly", "--incoming", str(incoming)], env, printed)
 
     def median_hour(env, groups) -> float:
         return sorted(hourly(env, group) for group in groups)[len(groups) // 2]
@@ -96,7 +99,8 @@ def main() -> int:
         lakes.append(pending)
         subprocess.run([*qlake, "services", "up"], env=pending, capture_output=True, check=True)
         hourly(pending, first)  # tables created, as on the lake an outage interrupted
-        backfill_seconds = hourly(pending, backfill)
+        backfill_printed: list[str] = []
+        backfill_seconds = hourly(pending, backfill, backfill_printed)
 
         duck_env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
         duck = [_timed([sys.executable, "-c", DUCKDB_HOUR, str(hours[0]), str(work / f"duck{i}")], duck_env)
@@ -118,6 +122,8 @@ def main() -> int:
         "noop_hour_s": noop,
         "backfill_groups": backfill_groups,
         "backfill_s": backfill_seconds,
+        "backfill_silver_passes": [line for line in backfill_printed if line.startswith("silver: group")],
+        "backfill_rejected_files": sum(line.startswith("REJECTED") for line in backfill_printed),
         "ratios": {
             "hour_on_history_vs_duckdb": round(hour_history / duck_s, 2),  # goal ≤ 6 (stretch 3)
             "noop_vs_duckdb": round(noop / duck_s, 2),  # goal ≤ 3

@@ -104,7 +104,7 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
 
     A drop folder holding several pending delivery groups (a backfill after an outage) is processed in delivery
     order, in this one session and one logged run: every group is ingested (its own batch and delivery time),
-    then silver takes consecutive groups in one pass, each row judged as of its own group, or group by group
+    then silver takes consecutive groups in one pass, each row judged as of its own group, and starts a new pass
     where one pass could differ from one run per group (:func:`backfill_silver`; a bad hour fails as it would
     alone), and gold is built once at the end from all the new silver rows. Gold reads silver past its watermark
     and upserts by key, so one build over 24 hours of silver gives the tables 24 builds would

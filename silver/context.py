@@ -45,7 +45,7 @@ class SilverContext:
     # A backfill's silver pass over several delivery groups at once (silver.backfill): each delivered file's
     # group (1, 2, ... in delivery order; a file of no group, left over from an earlier run, counts as group 1).
     group_of: dict[str, int] | None = None
-    # Files this run leaves for a later one (the later groups of a backfill processed group by group).
+    # Files this run leaves for a later one (the groups of a backfill's later passes).
     held_back: frozenset[str] = frozenset()
 
     @property
