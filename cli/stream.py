@@ -54,7 +54,7 @@ def produce(count, duration, rate, seed, start, extra_field_ratio, malformed_rat
               help="Where a brand-new query starts (ignored once the checkpoint exists).")
 @click.option("--watermark", default=None, help='How late an event may be and still count in reports, e.g. "10 minutes".')
 @click.option("--read-on", type=click.Choice(["driver", "executors"]), default=None,
-              help="Where Kafka records are read (default: driver for a live job, executors for --available-now).")
+              help="Where Kafka records are read: in the driver's source process (default) or by Spark tasks.")
 @click.pass_context
 def stream(ctx, available_now, max_offsets_per_trigger, trigger_interval, starting_offsets, watermark, read_on):
     """Run the app events stream (Kafka -> bronze/silver/gold Delta). SIGTERM stops it after the current batch."""

@@ -48,10 +48,11 @@ class StreamOptions:
     after_write: AfterWrite | None = None
 
     def reader_location(self) -> str:
-        """A live job reads on the driver: its small batches skip a Spark task and a Python worker per trigger,
-        which is most of their read (measured, README "Streaming"). An availableNow run takes a backlog and reads
-        it partition-parallel on the executors, which is what scales out on a cluster."""
-        return self.read_on or ("executors" if self.available_now else "driver")
+        """The driver, unless asked otherwise: the job runs on ``local[2]``, where "the executors" are two Python
+        workers on the same two cores, and reading on the driver spares each batch a Spark task and a Python
+        worker. Measured (README "Streaming"): a live batch's read ~0.1 s instead of ~0.17-0.2 s; a warm
+        100,000-event backlog batch 0.86-1.65 s instead of 1.34-2.08 s."""
+        return self.read_on or "driver"
 
 
 def _setup_logging(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 worst moment for exactly-once. Not part of the product: it passes ``StreamOptions.after_write``.
 
     python tests/streaming/kill_mid_batch.py TABLE:BATCH [--available-now] [--max-offsets-per-trigger N]
+        [--read-on driver|executors]
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ def main() -> int:
     parser.add_argument("fault", help="TABLE:BATCH")
     parser.add_argument("--available-now", action="store_true")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
+    parser.add_argument("--read-on", choices=["driver", "executors"], default=None)
     args = parser.parse_args()
     table, batch_id = args.fault.rsplit(":", 1)
     options = StreamOptions(available_now=args.available_now, max_offsets_per_trigger=args.max_offsets_per_trigger,
-                            after_write=kill_after(table, int(batch_id)))
+                            read_on=args.read_on, after_write=kill_after(table, int(batch_id)))
     return run(load_settings(), options)
 
 

@@ -188,7 +188,8 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(harness):
     # SIGKILL right after silver is committed for the run's 2nd batch. A batch's tables are written side by side,
     # so which others have it at that moment varies: the Delta app transactions say which.
     crash_batch = last + 2
-    result = harness.stream_killed_after(SILVER, crash_batch, "--available-now", "--max-offsets-per-trigger", "500")
+    result = harness.stream_killed_after(SILVER, crash_batch, "--available-now", "--max-offsets-per-trigger", "500",
+                                         "--read-on", "executors")
     assert result.returncode == -9, result.stderr[-4000:]
     had = [name for name in ALL_TABLES if harness.has_batch(name, crash_batch)]
     assert SILVER in had
