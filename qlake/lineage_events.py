@@ -9,6 +9,9 @@ and ``dataQualityMetrics`` from ``ops.dq_results``), and the run's error (``erro
 Transport: one JSON object a line appended to ``Settings.openlineage_file``; ``QLAKE_OPENLINEAGE_URL`` sends to an
 HTTP endpoint (Marquez) instead. Emitting never fails a run: a failure is logged and the run goes on. Facts are read
 from the Delta logs with ``deltalake`` (no engine work is added to a run).
+
+Heavy to import (the OpenLineage client and ``pyarrow.dataset``, ~0.25 s): :mod:`qlake.runlog` imports it when a
+run starts, so that an hour with nothing new, which emits nothing, does not pay for it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 
-from qlake import catalog, lineage_events, ops, storage
+from qlake import catalog, ops, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 from qlake.profile import phase
@@ -82,6 +82,8 @@ def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datet
 @contextmanager
 def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = None):
     """Run a job body and log it, failed or not; the exception still propagates."""
+    from qlake import lineage_events  # heavy (the OpenLineage client): imported by a run, not by an idle hour
+
     record = RunRecord(run_id or ops.new_run_id(job), job, ops.utcnow())
     with phase("run log: table versions before"):
         record.versions_before = table_versions(spark, cfg)
@@ -104,6 +106,8 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
 
 def _emit_end(cfg: Settings, record: RunRecord, ended_at: datetime, written: dict) -> None:
     """The run's COMPLETE/FAIL OpenLineage event; gathering its facts must not fail the run either."""
+    from qlake import lineage_events  # heavy: see recorded()
+
     try:
         facts = lineage_events.RunFacts(
             run_id=record.run_id, job=record.job, started_at=record.started_at, ended_at=ended_at,
