@@ -347,18 +347,40 @@ def _engine_message(exc: Exception) -> str:
 def ingest(spark: SparkSession, cfg: Settings, paths: Iterable[str | Path], *,
            on_file: Callable[[FileOutcome], None] | None = None, batch_id: str | None = None) -> IngestReport:
     """Ingest files and folders; never raises for a bad file (it is rejected and reported instead)."""
-    files = discover(paths)
-    settled = wait_until_settled(files, cfg.settle_seconds)
     ingestor = Ingestor(spark, cfg, batch_id)
-    report = IngestReport(ingestor.batch_id, warnings=incomplete_groups(files))
     try:
-        for path in files:
-            outcome = ingestor.ingest_file(path, settled[path])
-            report.files.append(outcome)
-            if on_file:
-                on_file(outcome)
+        return _ingest_with(ingestor, discover(paths), on_file)
     finally:
         ingestor.flush()  # what was handled before a failure is recorded as it would have been file by file
+
+
+def ingest_groups(spark: SparkSession, cfg: Settings, groups: list[list[Path]], *,
+                  on_file: Callable[[FileOutcome], None] | None = None,
+                  on_group: Callable[[IngestReport], None] | None = None) -> list[IngestReport]:
+    """Several delivery groups in delivery order (a backfill), each its own batch (id and delivery times) and
+    report (``on_group`` as each ends), with one read of the manifests and one commit to them for all."""
+    ingestor = Ingestor(spark, cfg)
+    reports: list[IngestReport] = []
+    try:
+        for group in groups:
+            ingestor.batch_id = new_batch_id(ingestor.now())
+            reports.append(_ingest_with(ingestor, discover(group), on_file))
+            if on_group:
+                on_group(reports[-1])
+    finally:
+        ingestor.flush()
+    return reports
+
+
+def _ingest_with(ingestor: Ingestor, files: list[Path], on_file: Callable[[FileOutcome], None] | None
+                 ) -> IngestReport:
+    settled = wait_until_settled(files, ingestor.cfg.settle_seconds)
+    report = IngestReport(ingestor.batch_id, warnings=incomplete_groups(files))
+    for path in files:
+        outcome = ingestor.ingest_file(path, settled[path])
+        report.files.append(outcome)
+        if on_file:
+            on_file(outcome)
     return report
 
 

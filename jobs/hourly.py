@@ -30,10 +30,14 @@ LANDED = ("ingested", "recovered")  # a group's files whose rows are in bronze n
 def ingest_paths(session, cfg: Settings, paths, echo: Echo) -> bronze_ingest.IngestReport:
     """Land ``paths`` in bronze, a line per file."""
     report = bronze_ingest.ingest(session, cfg, paths, on_file=lambda outcome: echo(outcome.line()))
+    _echo_summary(report, echo)
+    return report
+
+
+def _echo_summary(report: bronze_ingest.IngestReport, echo: Echo) -> None:
     for warning in report.warnings:
         echo(f"WARNING {warning}")
     echo(f"bronze: {report.rows_added} rows added; {len(report.rejected)} file(s) rejected")
-    return report
 
 
 def build_silver(session, cfg: Settings, echo: Echo, validator: Validator | None = None,
@@ -103,7 +107,7 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     """ingest → silver → gold, logged in ops.job_runs; returns the number of rejected files.
 
     A drop folder holding several pending delivery groups (a backfill after an outage) is processed in delivery
-    order, in this one session and one logged run: every group is ingested (its own batch and delivery time),
+    order, in this one session and one logged run: every group is ingested (its own batch and delivery times),
     then silver takes consecutive groups in one pass, each row judged as of its own group, and starts a new pass
     where one pass could differ from one run per group (:func:`backfill_silver`; a bad hour fails as it would
     alone), and gold is built once at the end from all the new silver rows. Gold reads silver past its watermark
@@ -128,10 +132,12 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
                 with phase("silver"):
                     runs = [build_silver(session, cfg, echo, validator, defer_quality=True)]
             else:
+                with phase("ingest"):
+                    reports = bronze_ingest.ingest_groups(session, cfg, groups,
+                                                          on_file=lambda outcome: echo(outcome.line()),
+                                                          on_group=lambda report: _echo_summary(report, echo))
                 files = []
-                for group in groups:
-                    with phase("ingest"):
-                        report = ingest_paths(session, cfg, group, echo)
+                for report in reports:
                     rejected += len(report.rejected)
                     files.append({f.sha256: f.rows_added for f in report.files if f.status in LANDED})
                 runs = backfill_silver(session, cfg, echo, validator, files)
