@@ -57,7 +57,9 @@ def _table(location: str):
 def groups(tmp_path_factory):
     from qlake.generate import generate
 
-    return generate(tmp_path_factory.mktemp("deliveries"), groups=3, rows=400, seed=99)
+    # Five small groups rather than three larger ones: a group takes kills only until one of its runs completes
+    # (after that an hour has nothing left to interrupt), so more groups leave more runs with work to kill.
+    return generate(tmp_path_factory.mktemp("deliveries"), groups=5, rows=240, seed=99)
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +97,11 @@ def crashed(tmp_path_factory, groups, reference):
         return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
 
-    per_group = [KILLS // len(groups) + (1 if i < KILLS % len(groups) else 0) for i in range(len(groups))]
-    for group, n in zip(groups, per_group):
-        landed, attempts = 0, 0
-        # A run that finishes before its kill time counts for nothing: draw again until the kills happened.
-        while landed < n and attempts < 5 * n:
-            attempts += 1
+    for i, group in enumerate(groups):
+        # The kills still due, spread over the groups left. A run that finishes before its kill time has done the
+        # group's work (the next run would have nothing to interrupt): the group's unspent kills go to the next.
+        due = -(-(KILLS - len(kills)) // (len(groups) - i))
+        for _ in range(due):
             proc = start("run", "hourly", "--incoming", str(group))
             delay = rng.uniform(0.3, 6.0)
             try:
@@ -109,7 +110,8 @@ def crashed(tmp_path_factory, groups, reference):
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 kills.append(round(delay, 1))
-                landed += 1
+                continue
+            break
         proc = start("run", "hourly", "--incoming", str(group))
         assert proc.wait(600) == 0, proc.stderr.read()[-3000:]
     files = {}
