@@ -45,6 +45,11 @@ class IngestReport:
         return [f for f in self.files if f.status == "rejected"]
 
     @property
+    def landed(self) -> dict[str, int]:
+        """The files whose rows are in bronze now (ingested, or recovered from an interrupted run): hash -> rows."""
+        return {f.sha256: f.rows_added for f in self.files if f.status in ("ingested", "recovered")}
+
+    @property
     def rows_added(self) -> int:
         return sum(f.rows_added for f in self.files if f.status == "ingested")
 

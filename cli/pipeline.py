@@ -105,7 +105,8 @@ def run_hourly_cmd(incoming: str | None, show_profile: bool) -> None:
     """ingest new files → silver → gold → marketing. Exits 1 if a file was rejected (the rest still ran).
 
     A drop folder with several pending groups (after an outage) is ingested group by group, oldest first, and
-    validated into silver in passes over consecutive groups, in one process. An hour with nothing new returns before the engine starts (the manifests say so)."""
+    validated into silver in passes over consecutive groups, in one process. An hour with nothing new returns
+    before the engine starts (the manifests say so)."""
     cfg = settings()
     if show_profile:
         profile.start()

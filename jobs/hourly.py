@@ -24,7 +24,6 @@ from silver.backfill import NotCombinable
 # A backfill's silver pass takes consecutive groups up to this many delivered rows: its memory stays that of
 # a large hour (the 550,000-row group of bench/ stays under 2 GiB).
 PASS_ROWS = 250_000
-LANDED = ("ingested", "recovered")  # a group's files whose rows are in bronze now
 
 
 def ingest_paths(session, cfg: Settings, paths, echo: Echo) -> bronze_ingest.IngestReport:
@@ -136,11 +135,8 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
                     reports = bronze_ingest.ingest_groups(session, cfg, groups,
                                                           on_file=lambda outcome: echo(outcome.line()),
                                                           on_group=lambda report: _echo_summary(report, echo))
-                files = []
-                for report in reports:
-                    rejected += len(report.rejected)
-                    files.append({f.sha256: f.rows_added for f in report.files if f.status in LANDED})
-                runs = backfill_silver(session, cfg, echo, validator, files)
+                rejected += sum(len(report.rejected) for report in reports)
+                runs = backfill_silver(session, cfg, echo, validator, [report.landed for report in reports])
             for silver_run in runs:
                 silver_runs.append(silver_run)
                 record.add(silver_run.rows_in, silver_run.rows_out, silver_run.quarantined)

@@ -149,10 +149,11 @@ def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
     it raises :class:`silver.backfill.NotCombinable` when a group's own run could fill a city otherwise.
     """
     needs_city = F.col("is_online") & F.col("shipping_city").isNull()
-    group = ctx.delivery_group().alias("_group")
+    # In a backfill pass, per delivery group too (silver.backfill.city_fill_differs reads them).
+    by_group = [ctx.delivery_group().alias("_group")] if ctx.combined else []
     # No filter before the aggregate: the engine would compute the address columns twice for it.
     addresses = [
-        r for r in df.groupBy(*_ZIP, "shipping_city", group)
+        r for r in df.groupBy(*_ZIP, "shipping_city", *by_group)
         .agg(F.count(F.lit(1)).alias("n"), F.max(needs_city).alias("needs_city"))
         .collect()
         if r[0] is not None and r[1] is not None
@@ -185,12 +186,12 @@ def _stored_cities(ctx: SilverContext, batch: DataFrame, zip_codes: list[str]) -
     not replace (their sale is not in the batch), which every group finds stored."""
     stored = ctx.spark.table(TABLE.name).where(
         F.col("shipping_postal_code").isin(zip_codes) & F.col("shipping_city").isNotNull())
-    kept = F.count(F.lit(1))
+    counts = [F.count(F.lit(1)).alias("n")]
     if ctx.combined:
         replaced = batch.select(KEY).distinct().withColumn("_replaced", F.lit(True))
         stored = stored.join(replaced, on=KEY, how="left")
-        kept = F.count(F.when(F.col("_replaced").isNull(), F.lit(1)))
-    return stored.groupBy(*_ZIP, "shipping_city").agg(F.count(F.lit(1)).alias("n"), kept.alias("kept")).collect()
+        counts.append(F.count(F.when(F.col("_replaced").isNull(), F.lit(1))).alias("kept"))
+    return stored.groupBy(*_ZIP, "shipping_city").agg(*counts).collect()
 
 
 def stage(ctx: SilverContext, agent_ids: dict, branch_ids: dict) -> FlaggedBatch:

@@ -42,7 +42,7 @@ class StreamOptions:
     trigger_interval: str = DEFAULT_TRIGGER
     starting_offsets: str = "earliest"
     watermark: str = DEFAULT_WATERMARK
-    # Where the source reads records (streaming/kafka_source.py, readOn); None: by trigger, see reader_location().
+    # Where the source reads records (streaming/kafka_source.py, readOn); None: the driver, see reader_location().
     read_on: str | None = None
     # Called after each table's commit of a batch; None in production (the crash tests kill the job from it).
     after_write: AfterWrite | None = None
