@@ -73,6 +73,14 @@ def test_driver_reader_reads_up_to_the_end_it_reports_and_replays_the_same_recor
     table = pa.Table.from_batches(list(copy.copy(batches)), schema=arrow_schema())
     pairs = sorted(zip(table.column("partition").to_pylist(), table.column("offset").to_pylist()))
     assert pairs == [(p, o) for p in sorted(granted) for o in range(granted[p])]
+    # A capped read (a backlog) reads the next batch ahead, from where this one ends, with the same cap.
+    assert reader._ahead is not None and reader._ahead.begin == end
+    following, after = reader.read(end)
+    got = pa.Table.from_batches(list(following), schema=arrow_schema())
+    after_by_partition = {int(p): o for p, o in after[topic].items()}
+    assert sum(after_by_partition.values()) == 2_000
+    assert sorted(zip(got.column("partition").to_pylist(), got.column("offset").to_pylist())) == [
+        (p, o) for p in sorted(granted) for o in range(granted[p], after_by_partition[p])]
     replay = pa.Table.from_batches(list(reader.readBetweenOffsets(start, end)), schema=arrow_schema())
     assert replay.sort_by([("partition", "ascending"), ("offset", "ascending")]).equals(
         table.sort_by([("partition", "ascending"), ("offset", "ascending")]))

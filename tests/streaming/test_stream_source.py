@@ -125,8 +125,18 @@ def test_read_on_chooses_the_reader_spark_gets():
 def test_driver_reader_caps_a_backlog_and_pickles_for_a_replay():
     r = KafkaDriverReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t"})
     r.source._end_offsets = lambda which="end": {0: 150_000, 1: 150_000}  # type: ignore
-    r.readBetweenOffsets = lambda start, end: iter([])  # type: ignore  # offsets only: no broker here
+    r._read = lambda start, end: []  # type: ignore  # offsets only: no broker here
     _, end = r.read({"t": {"0": 0, "1": 0}})
     assert end == {"t": {"0": 50_000, "1": 50_000}}  # DRIVER_BATCH_ROWS, split by backlog
+    assert r._ahead is not None and r._ahead.begin == end  # a backlog: the next batch is read ahead
+    travelling = KafkaDriverReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t"})
+    travelling._ahead = r._ahead
+    assert pickle.loads(pickle.dumps(travelling))._ahead is None  # a thread does not travel
+    _, end = r.read(end)
+    assert end == {"t": {"0": 100_000, "1": 100_000}} and r._ahead.begin == end
+    _, last = r.read(end)
+    assert last == {"t": {"0": 150_000, "1": 150_000}} and r._ahead.begin == last  # capped: maybe more behind
+    _, same = r.read(last)
+    assert same == last and r._ahead is None  # below the cap (live): nothing read ahead
     clone = pickle.loads(pickle.dumps(KafkaDriverReader({"bootstrap.servers": "127.0.0.1:1", "subscribe": "t"})))
     assert clone.source._consumer is None and clone.limit.max_rows == 100_000
