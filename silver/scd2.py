@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from qlake import catalog
 from qlake.catalog import TableSpec
+from silver.cleaning import row_hash
 from silver.context import SilverContext
 
 # A member's first version is valid from here, so facts dated before its first delivery still find it.
@@ -28,9 +29,8 @@ def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str
     by_time = Window.partitionBy(*keys).orderBy(
         F.col(effective), *[F.col(c) if isinstance(c, str) else c for c in order_tiebreak]
     )
-    hashed = observations.withColumn(
-        "_attr_hash", F.sha2(F.to_json(F.struct(*[F.col(c) for c in attributes])), 256)
-    ).withColumn("_prev_hash", F.lag("_attr_hash").over(by_time))
+    hashed = observations.withColumn("_attr_hash", row_hash(attributes)).withColumn(
+        "_prev_hash", F.lag("_attr_hash").over(by_time))
     starts = hashed.where(F.col("_prev_hash").isNull() | (F.col("_prev_hash") != F.col("_attr_hash")))
     versions = (
         starts.withColumn("valid_to", F.lead(effective).over(by_time))

@@ -193,10 +193,7 @@ def read_ranges(options: dict, topic: str, ranges: list[tuple[int, int, int]]) -
             # so the last poll of a range does not sit out the timeout waiting for records past its end.
             wanted = min(batch_rows - columns.rows, sum(r.end - r.position for r in todo.values()))
             progressed = False
-            messages = reader.messages(wanted, poll_seconds)
-            if columns.add_in_range(messages, todo):
-                messages, progressed = [], True
-            for message in messages:
+            for message in reader.messages(wanted, poll_seconds):
                 if message.error() is not None:
                     if message.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("%s: %s[%s]: %s", NAME, topic, message.partition(), message.error())
@@ -298,35 +295,6 @@ class _Columns:
         self.offsets.append(offset)
         self.stamps.append(max(0, stamp) * 1000)
         self.stamp_types.append(_SPARK_TIMESTAMP_TYPE.get(stamp_type, 0))
-
-    def add_in_range(self, messages: list, todo: dict[int, _Range]) -> bool:
-        """Add ``messages`` at once when none is an error and each lies in its partition's range, at or past
-        its position, in offset order (the common case: one pass per field instead of a Python call per
-        record). Otherwise add nothing and return False: the caller then takes the records one by one."""
-        if not messages:
-            return False
-        partitions = [m.partition() for m in messages]
-        offsets = [m.offset() for m in messages]
-        if any(m.error() is not None for m in messages):
-            return False
-        seen: dict[int, int] = {}
-        for partition, range_ in todo.items():
-            seen[partition] = range_.position - 1
-        for partition, offset in zip(partitions, offsets):
-            last = seen.get(partition)
-            if last is None or offset <= last or offset >= todo[partition].end:
-                return False
-            seen[partition] = offset
-        stamps = [m.timestamp() for m in messages]
-        self.keys += [m.key() for m in messages]
-        self.values += [m.value() for m in messages]
-        self.partitions += partitions
-        self.offsets += offsets
-        self.stamps += [max(0, stamp) * 1000 for _, stamp in stamps]
-        self.stamp_types += [_SPARK_TIMESTAMP_TYPE.get(kind, 0) for kind, _ in stamps]
-        for partition, last in seen.items():
-            todo[partition].position = last + 1
-        return True
 
     def flush(self, schema: pa.Schema) -> pa.RecordBatch:
         n = self.rows
