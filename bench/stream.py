@@ -203,7 +203,7 @@ class BronzeWatcher(threading.Thread):
 
 def all_tables_committed(batches: list[dict], topic: str):
     """(partition, offset) -> when the batch that carried it had written every table, or None if no batch did."""
-    from streaming.kafka_source import describe_offsets
+    from streaming.kafka_offsets import describe_offsets
 
     ends: dict[int, list[int]] = {}  # per partition, in batch order: each batch's end offset...
     written: dict[int, list[float]] = {}  # ...and when that batch had written every table

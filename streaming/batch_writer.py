@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from qlake.config import Settings
 from streaming import app_events, delta_io, lineage, state, windows
-from streaming.kafka_source import describe_offsets
+from streaming.kafka_offsets import describe_offsets
 from streaming.outputs import reports, tables
 
 log = logging.getLogger("qlake.stream")

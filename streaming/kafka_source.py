@@ -33,7 +33,6 @@ event time of JSON values as a column (streaming/kafka_records.py).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -57,31 +56,16 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 
+from streaming.kafka_offsets import by_partition, group_ranges, offsets_of, proportional, ranges_between
 from streaming.kafka_records import LIVE_BATCH_ROWS, NAME, read_ranges
 from streaming.kafka_records import schema as record_schema
 
 log = logging.getLogger("qlake.kafka_source")
 
-Offsets = dict[str, dict[str, int]]  # {"topic": {"partition": next_offset}}
-
 # readOn=driver reads a batch into the driver's memory at once: without maxOffsetsPerTrigger, a backlog (a job
 # started after an outage) is taken this many records a batch rather than in one read.
 DRIVER_BATCH_ROWS = 100_000
 READ_ON = ("executors", "driver")
-
-
-def _offsets(topic: str, by_partition: dict[int, int]) -> Offsets:
-    return {topic: {str(p): int(by_partition[p]) for p in sorted(by_partition)}}
-
-
-def _by_partition(offsets: Offsets, topic: str) -> dict[int, int]:
-    return {int(p): int(o) for p, o in (offsets or {}).get(topic, {}).items()}
-
-
-def _ranges(start: Offsets, end: Offsets, topic: str) -> list[tuple[int, int, int]]:
-    """The half-open ``(partition, start, end)`` ranges with records between two offsets, in partition order."""
-    begin, finish = _by_partition(start, topic), _by_partition(end, topic)
-    return [(p, begin.get(p, 0), finish[p]) for p in sorted(finish) if finish[p] > begin.get(p, 0)]
 
 
 def read_on(options: dict) -> str:
@@ -105,26 +89,6 @@ class KafkaRange(InputPartition):
     @property
     def rows(self) -> int:
         return sum(end - start for _, start, end in self.ranges)
-
-
-def group_ranges(ranges: list[tuple[int, int, int]], readers: int) -> list[list[tuple[int, int, int]]]:
-    """Spread partition ranges over at most ``readers`` groups of equal rows: in partition order, each group takes
-    its share and a range that crosses a share's end is split there (two readers then read one partition's two
-    halves, each from its own start offset). With no more ranges than readers, one range per group."""
-    if len(ranges) <= readers:
-        return [[r] for r in ranges]
-    share = -(-sum(end - start for _, start, end in ranges) // readers)
-    groups: list[list[tuple[int, int, int]]] = [[]]
-    room = share
-    for partition, start, end in sorted(ranges):
-        while start < end:
-            if room == 0:
-                groups.append([])
-                room = share
-            take = min(end - start, room)
-            groups[-1].append((partition, start, start + take))
-            start, room = start + take, room - take
-    return groups
 
 
 def consumer_config(options: dict) -> dict:
@@ -221,7 +185,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def initialOffset(self) -> dict:
         # A brand-new query must know where it starts: wait (bounded) for the broker instead of failing at once.
         offsets = self._end_offsets_retrying("begin" if self.starting == "earliest" else "end")
-        return _offsets(self.topic, offsets)
+        return offsets_of(self.topic, offsets)
 
     def getDefaultReadLimit(self) -> ReadLimit:
         return ReadMaxRows(self.max_offsets) if self.max_offsets else ReadAllAvailable()
@@ -231,7 +195,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target = self._end_offsets_retrying("end")
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
-        begin = _by_partition(start, self.topic)
+        begin = by_partition(start, self.topic)
         if self._target is not None:
             latest = dict(self._target)
         else:
@@ -249,20 +213,20 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if isinstance(limit, ReadMinRows) and total < limit.min_rows:
             return start
         if isinstance(limit, ReadMaxRows) and total > limit.max_rows:
-            granted = _proportional(available, limit.max_rows)
+            granted = proportional(available, limit.max_rows)
         else:
             granted = available
         for p, n in granted.items():
             end[p] += n
         for p, o in begin.items():  # a partition that vanished from metadata keeps its offset
             end.setdefault(p, o)
-        return _offsets(self.topic, end)
+        return offsets_of(self.topic, end)
 
     def reportLatestOffset(self):
-        return _offsets(self.topic, self._latest) if self._latest is not None else None
+        return offsets_of(self.topic, self._latest) if self._latest is not None else None
 
     def partitions(self, start: dict, end: dict) -> list[InputPartition]:
-        ranges = _ranges(start, end, self.topic)
+        ranges = ranges_between(start, end, self.topic)
         readers = int(self.options.get("maxReaders", 0)) or len(ranges)
         # A small batch (the live case) is one reader: its kept consumer then reads on where the last batch ended
         # (streaming/kafka_records.py), where several readers would split and re-assign the partitions each time.
@@ -315,7 +279,7 @@ class KafkaDriverReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNo
         else:
             end = self.source.latestOffset(start, self.limit)
             batches = self._read(start, end)
-        rows = sum(last - first for _, first, last in _ranges(start, end, self.source.topic))
+        rows = sum(last - first for _, first, last in ranges_between(start, end, self.source.topic))
         if rows >= self.limit.max_rows:
             self._ahead = ReadAhead(self, end)
         # A list's iterator: Spark copies a prefetched batch's iterator (copy.copy), which a generator refuses.
@@ -329,7 +293,7 @@ class KafkaDriverReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNo
         return iter(self._read(start, end))
 
     def _read(self, start: dict, end: dict) -> list[pa.RecordBatch]:
-        return list(read_ranges(self.source.options, self.source.topic, _ranges(start, end, self.source.topic)))
+        return list(read_ranges(self.source.options, self.source.topic, ranges_between(start, end, self.source.topic)))
 
     def _finish_ahead(self) -> ReadAhead | None:
         """The read ahead, once done (the reader's consumers are this thread's again)."""
@@ -366,21 +330,6 @@ class ReadAhead(threading.Thread):
             self.error = exc
 
 
-def _proportional(available: dict[int, int], budget: int) -> dict[int, int]:
-    """Split ``budget`` offsets over partitions in proportion to their backlog (largest remainders first)."""
-    total = sum(available.values())
-    shares = {p: budget * n / total for p, n in available.items()}
-    granted = {p: min(available[p], int(share)) for p, share in shares.items()}
-    left = budget - sum(granted.values())
-    for p in sorted(shares, key=lambda p: shares[p] - int(shares[p]), reverse=True):
-        if left <= 0:
-            break
-        if granted[p] < available[p]:
-            granted[p] += 1
-            left -= 1
-    return granted
-
-
 class KafkaDataSource(DataSource):
     """``spark.readStream.format("qlake_kafka").option("bootstrap.servers", ...).option("subscribe", topic)``."""
 
@@ -399,9 +348,3 @@ class KafkaDataSource(DataSource):
 
     def simpleStreamReader(self, schema: T.StructType) -> SimpleDataSourceStreamReader:
         return KafkaDriverReader(self.options)
-
-
-def describe_offsets(offsets_json: str | dict, topic: str) -> dict[int, int]:
-    """Parse a checkpointed offset (JSON text or dict) into {partition: next offset}."""
-    data = json.loads(offsets_json) if isinstance(offsets_json, str) else offsets_json
-    return _by_partition(data, topic)

@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 from qlake.config import Settings, settings as load_settings
 from qlake.services import pid_alive
 from streaming import app_events, delta_io
-from streaming.kafka_source import describe_offsets
+from streaming.kafka_offsets import describe_offsets
 
 
 # ---- where the job keeps its files ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows, ReadMinRows
 
 from streaming.kafka_records import SCHEMA, arrow_schema
-from streaming.kafka_source import KafkaDataSource, KafkaDriverReader, KafkaStreamReader, _proportional, group_ranges
+from streaming.kafka_offsets import group_ranges, proportional
+from streaming.kafka_source import KafkaDataSource, KafkaDriverReader, KafkaStreamReader
 
 
 def reader(ends: dict[int, int], **options) -> KafkaStreamReader:
@@ -103,7 +104,7 @@ def test_reader_pickles_without_its_driver_consumer():
 @pytest.mark.parametrize("budget", [1, 7, 100, 999])
 def test_proportional_split_is_exact_and_bounded(budget):
     available = {0: 500, 1: 3, 2: 0, 3: 250}
-    granted = _proportional(available, budget)
+    granted = proportional(available, budget)
     assert sum(granted.values()) == min(budget, sum(available.values()))
     assert all(0 <= granted[p] <= available[p] for p in available)
 
