@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -67,16 +67,43 @@ def read_raw(spark: SparkSession, landing_path: str, kind: RawFileKind) -> DataF
     )
 
 
-def number_rows(raw: DataFrame) -> DataFrame:
+# monotonically_increasing_id() is a partition's index shifted left by this, plus the record's index within it
+# (Spark's documented layout, Sail's too).
+_PARTITION_SHIFT = 33
+
+
+def scan_partitions(raw: DataFrame, is_bad_row: Column) -> list[Row]:
+    """One scan of a parsed file: per engine partition (a consecutive byte range of the file), its index
+    (``partition``), its rows, its bad rows and its first ``monotonically_increasing_id()`` (``first_id``)."""
+    row_id = F.monotonically_increasing_id()
+    return (
+        raw.select(row_id.alias("_id"), is_bad_row.alias("_is_bad"))
+        .groupBy(F.shiftright(F.col("_id"), _PARTITION_SHIFT).alias("partition"))
+        .agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col("_is_bad"), F.lit(1))).alias("bad_rows"),
+             F.min("_id").alias("first_id"))
+        .collect()
+    )
+
+
+def number_rows(raw: DataFrame, partitions: list[Row]) -> DataFrame:
     """Add `_row_number`: the 1-based data record number in the file (header excluded).
 
-    The engine reads a file in order, partition by partition, and monotonically_increasing_id() grows with that
-    order, so a row_number over it is the record's position in the file.
+    The engine reads a file in order, partition by partition, and numbers each partition's records in order
+    (``monotonically_increasing_id``). With each partition's rows and first id (:func:`scan_partitions`, the
+    scan that counts the file), a record's number is the rows of the partitions before its own plus its place
+    in its own: no sort of the whole file. A window ordered by the id sorted the file in one partition: 0.8-1.2
+    s of writing 550,000 rows, against 0.5 s for this (2026-12-07).
     """
-    file_order = Window.orderBy(F.monotonically_increasing_id()).rowsBetween(
-        Window.unboundedPreceding, Window.currentRow
-    )
-    return raw.withColumn("_row_number", F.row_number().over(file_order).cast("bigint"))
+    row_id = F.monotonically_increasing_id()
+    partition = F.shiftright(row_id, _PARTITION_SHIFT)
+    offset, before = None, 0
+    for p in sorted(partitions, key=lambda r: r["partition"]):
+        start = F.lit(before + 1 - p["first_id"])  # number = id + this, for every row of the partition
+        offset = (F.when(partition == F.lit(p["partition"]), start) if offset is None
+                  else offset.when(partition == F.lit(p["partition"]), start))
+        before += p["rows"]
+    return raw.withColumn("_row_number", (row_id + offset).cast("bigint") if offset is not None
+                          else F.lit(None).cast("bigint"))
 
 
 def with_lineage(numbered: DataFrame, kind: RawFileKind, *, landing_path: str, sha256: str, batch_id: str,
@@ -194,10 +221,8 @@ class Ingestor:
         try:
             # One scan counts the rows and finds both kinds of bad row; telling them apart is only paid for a
             # bad file.
-            is_bad_row = F.col(_EXTRA_FIELD).isNotNull() | too_long
-            totals = raw.agg(F.count(F.lit(1)).alias("rows"),
-                             F.count(F.when(is_bad_row, F.lit(1))).alias("bad_rows")).first()
-            count, bad_rows = totals["rows"], totals["bad_rows"]
+            partitions = scan_partitions(raw, F.col(_EXTRA_FIELD).isNotNull() | too_long)
+            count, bad_rows = sum(p["rows"] for p in partitions), sum(p["bad_rows"] for p in partitions)
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
             message = _engine_message(exc)
             counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
@@ -206,7 +231,7 @@ class Ingestor:
                     f"line {counts[1]} has {counts[2]} fields: more fields than the {len(kind.columns)}-column header"
                 ) from None
             raise RejectedFile(f"malformed CSV: {message}") from None
-        numbered = number_rows(raw)
+        numbered = number_rows(raw, partitions)
         if bad_rows and not overlong.limit(1).count():
             first = [r["_row_number"] for r in numbered.where(too_long).select("_row_number")
                      .orderBy("_row_number").limit(5).collect()]

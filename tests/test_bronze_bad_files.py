@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from helpers import reset_lake
 from helpers import sql_value
@@ -118,3 +119,25 @@ def test_file_names_cannot_escape_the_lake(spark, cfg, tmp_path):
                                  f"where sha256 = '{outcomes[odd.name].sha256}'").first()[0]).resolve()
     assert quarantined.parent.parent == Path(cfg.path("quarantine")).resolve()
     assert "\u202e" not in quarantined.name and "%" not in quarantined.name
+
+
+def test_row_numbers_follow_the_file_across_engine_partitions(spark, cfg, tmp_path):
+    """A file the engine reads in several partitions (byte ranges): each row's `_row_number` is its line's."""
+    from bronze import ingest
+
+    rows = 100_000  # ~13 MB: over the size from which the engine splits a file
+    path = tmp_path / "sales_transactions_numbered.csv"
+    with open(path, "w", newline="") as out:
+        out.write(TX_HEADER + "\r\n")
+        for n in range(1, rows + 1):
+            out.write(TX_ROW.replace("trx-100000000001", f"trx-{n:012d}") + ",1 Main St/Springfield/IL/62704\r\n")
+    report = ingest.ingest(spark, cfg, [path])
+    outcome = report.files[0]
+    raw = ingest.read_raw(spark, outcome.landing_path, ingest.classify(path.name))
+    partitions = ingest.scan_partitions(raw, F.lit(False))
+    assert len(partitions) >= 2 and sum(p["rows"] for p in partitions) == rows  # the case under test
+    numbered = spark.table("bronze.sales_transactions").where(F.col("_source_sha256") == outcome.sha256)
+    found = numbered.agg(F.count(F.lit(1)).alias("rows"),
+                         F.count(F.when(F.col("_row_number") != F.substring("transaction_id", 5, 12).cast("bigint"),
+                                        F.lit(1))).alias("misnumbered")).first()
+    assert (found["rows"], found["misnumbered"]) == (rows, 0)
