@@ -134,8 +134,9 @@ class Validator:
 
     def publish(self) -> str:
         """Render the Data Docs pages of the results validated since the last call (and the index); return the
-        index path. Once per run: GX compiles its page templates on every build (~0.4 s), and rendering only the
-        new results keeps the cost flat however many hourly results the store holds."""
+        index path. Once per run: GX compiles its page templates on every build (~0.4 s). The pages are only
+        the new results', but GX's index lists and loads every stored result: a build grows by ~0.7 ms per
+        stored run (README, "Not flat yet: the Data Docs index")."""
         with self.lock:
             return self._publish()
 
