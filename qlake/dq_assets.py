@@ -10,9 +10,12 @@ links to GX's web site (kept as plain text). The result makes no network request
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
+
+from qlake.gx_store import ARCHIVE
 
 VENDOR = Path(__file__).resolve().parent / "report_assets" / "vendor"
 
@@ -81,7 +84,7 @@ def localize_site(site: Path, since: float | None = None) -> int:
     if since is None or not vendor.is_dir():
         shutil.copytree(VENDOR, vendor, dirs_exist_ok=True)
     changed = 0
-    pages = [p for p in site.rglob("*.html") if "static" not in p.relative_to(site).parts]
+    pages = _pages(site, skip={"static"} if since is None else {"static", ARCHIVE})
     pages += sorted((site / "static" / "styles").glob("*.css"))
     for page in pages:
         if since is not None and page.stat().st_mtime < since - 1:  # 1 s: coarse file-system clocks
@@ -93,6 +96,17 @@ def localize_site(site: Path, since: float | None = None) -> int:
             page.write_text(new, encoding="utf-8")
             changed += 1
     return changed
+
+
+def _pages(site: Path, skip: set[str]) -> list[Path]:
+    """The site's HTML pages, not looking into the top-level folders in ``skip`` (after a build: the archived
+    pages, rewritten before they were archived, so the walk follows the kept runs, not the lake's age)."""
+    pages = []
+    for folder, subfolders, files in os.walk(site):
+        if Path(folder) == site:
+            subfolders[:] = [name for name in subfolders if name not in skip]
+        pages += [Path(folder, name) for name in files if name.endswith(".html")]
+    return pages
 
 
 def remote_references(folder: Path) -> list[str]:

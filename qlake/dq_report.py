@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from qlake import catalog, dq_assets, ops
+from qlake import catalog, dq_assets, gx_store, ops
 from qlake import notebook as nb
 from qlake.config import Settings
 
@@ -123,9 +123,10 @@ def save_trend_chart(trend: pd.DataFrame, path: Path, last: int = DEFAULT_LAST_R
 
 def validation_pages(site: Path) -> dict[tuple[str, str], Path]:
     """(run_id, suite) -> the Data Docs validation page of that run (GX lays them out as
-    ``validations/<suite>/<run name>/<run time>/<batch>.html``; qlake's run name is the run id)."""
+    ``validations/<suite>/<run name>/<run time>/<batch>.html``, older runs' pages are in ``archive/`` the same
+    way, see :mod:`qlake.gx_store`; qlake's run name is the run id)."""
     pages = {}
-    for page in sorted((site / "validations").glob("*/*/*/*.html")):
+    for page in sorted([*(site / gx_store.ARCHIVE).glob("*/*/*/*.html"), *(site / "validations").glob("*/*/*/*.html")]):
         suite, run_id = page.parts[-4], page.parts[-3]
         pages[(run_id, suite)] = page
     return pages

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
-from qlake import dq_assets
+from qlake import dq_assets, gx_store
 from qlake.config import Settings
 from qlake.quality import Rule, RuleResult, rules_from_suite
 
@@ -135,18 +135,20 @@ class Validator:
     def publish(self) -> str:
         """Render the Data Docs pages of the results validated since the last call (and the index); return the
         index path. Once per run: GX compiles its page templates on every build (~0.4 s). The pages are only
-        the new results', but GX's index lists and loads every stored result: a build grows by ~0.7 ms per
-        stored run (README, "Not flat yet: the Data Docs index")."""
+        the new results'; GX's index lists and loads every stored result, so the store keeps the latest runs
+        (:mod:`qlake.gx_store`) and a build costs the same however long the lake has run."""
         with self.lock:
             return self._publish()
 
     def _publish(self) -> str:
         if self._unpublished:
             started = time.time()
+            site = Path(self.docs_index).parent
+            gx_store.archive_old_results(Path(self.cfg.dq_dir, "gx"), site)  # before the index links them
             self.context.build_data_docs(resource_identifiers=self._unpublished)
             self._unpublished = []
             # after every build: GX writes its CDN links into the pages it (re)wrote each time
-            dq_assets.localize_site(Path(self.docs_index).parent, since=started)
+            dq_assets.localize_site(site, since=started)
         return self.docs_index
 
     def validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None = None,

@@ -1,0 +1,57 @@
+"""GX's validation results store keeps each suite's latest runs; older results and their pages are archived, not lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qlake import dq_report, gx_store
+
+SUITES = ("silver_branches", "silver_sales_agents")
+
+
+def _lay_out(gx: Path, site: Path, runs: int) -> list[tuple[str, str]]:
+    """``runs`` runs of each suite as GX lays out a result and its page; returns the (run id, suite) pairs."""
+    made = []
+    for hour in range(runs):
+        run_id, at = f"silver-202612{hour + 1:02d}T0100Z-abcdef", f"202612{hour + 1:02d}T010002.000000Z"
+        for suite in SUITES:
+            relative = Path(suite, run_id, at, f"qlake-{suite}")
+            result = gx_store.results_dir(gx) / relative.with_suffix(".json")
+            result.parent.mkdir(parents=True)
+            result.write_text("{}")
+            page = site / "validations" / relative.with_suffix(".html")
+            page.parent.mkdir(parents=True)
+            page.write_text('<link href="../../../../static/vendor/bootstrap.min.css">')
+            made.append((run_id, suite))
+    return made
+
+
+def test_old_runs_move_to_the_archive_with_their_pages(tmp_path):
+    gx, site = tmp_path / "gx", tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+    made = _lay_out(gx, site, runs=5)
+
+    assert gx_store.archive_old_results(gx, site, keep=2) == 6  # 3 older runs x 2 suites
+    for suite in SUITES:
+        kept = sorted(p.name for p in (gx_store.results_dir(gx) / suite).glob("*/*"))
+        assert kept == ["20261204T010002.000000Z", "20261205T010002.000000Z"]
+        archived = sorted(p.name for p in (gx / "archive" / "validations" / suite).glob("*/*"))
+        assert archived == [f"2026120{d}T010002.000000Z" for d in (1, 2, 3)]
+        assert sorted(p.parent.name for p in (site / "validations" / suite).glob("*/*/*.html")) == kept
+        assert not list((gx_store.results_dir(gx) / suite).glob("silver-20261201*"))  # emptied folders removed
+
+    pages = dq_report.validation_pages(site)
+    assert sorted(pages) == sorted(made)  # every run still has its page
+    archived_page = pages[("silver-20261201T0100Z-abcdef", "silver_branches")]
+    assert archived_page.relative_to(site).parts[0] == "archive"
+    # Same depth as validations/: the page's relative links reach the site's assets.
+    assert (archived_page.parent / "../../../../static").resolve() == (site / "static").resolve()
+
+    assert gx_store.archive_old_results(gx, site, keep=2) == 0  # nothing more to move
+
+
+def test_a_store_within_its_runs_is_left_alone(tmp_path):
+    gx, site = tmp_path / "gx", tmp_path / "site"
+    _lay_out(gx, site, runs=3)
+    assert gx_store.archive_old_results(gx, site, keep=3) == 0
+    assert len(list(gx_store.results_dir(gx).glob("*/*/*/*.json"))) == 6
+    assert gx_store.archive_old_results(tmp_path / "no-gx-yet", site) == 0
