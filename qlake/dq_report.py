@@ -42,7 +42,7 @@ def report_dir(cfg: Settings) -> Path:
 
 
 def docs_site(cfg: Settings) -> Path:
-    return Path(cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site")
+    return gx_store.site_dir(cfg)
 
 
 RESULT_COLUMNS = ("table_name", "rule", "action", "evaluated", "failed", "success", "examples")

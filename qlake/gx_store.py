@@ -18,9 +18,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from qlake.config import Settings
+
 # About four days of hourly runs: an index build over this many results costs what one over three does.
 KEEP_RUNS = 100
 ARCHIVE = "archive"
+
+
+def gx_root(cfg: Settings) -> Path:
+    """GX's file context folder (GX names it ``gx`` under the project root, ``$QLAKE_HOME/dq``)."""
+    return Path(cfg.dq_dir, "gx")
+
+
+def site_dir(cfg: Settings) -> Path:
+    """The Data Docs site: ``index.html``, ``validations/``, ``archive/``, ``static/``."""
+    return gx_root(cfg) / "uncommitted" / "data_docs" / "local_site"
 
 
 def results_dir(gx_root: Path) -> Path:

@@ -130,7 +130,7 @@ class Validator:
 
     @property
     def docs_index(self) -> str:
-        return str(Path(self.cfg.dq_dir, "gx", "uncommitted", "data_docs", "local_site", "index.html"))
+        return str(gx_store.site_dir(self.cfg) / "index.html")
 
     def publish(self) -> str:
         """Render the Data Docs pages of the results validated since the last call (and the index); return the
@@ -143,8 +143,8 @@ class Validator:
     def _publish(self) -> str:
         if self._unpublished:
             started = time.time()
-            site = Path(self.docs_index).parent
-            gx_store.archive_old_results(Path(self.cfg.dq_dir, "gx"), site)  # before the index links them
+            site = gx_store.site_dir(self.cfg)
+            gx_store.archive_old_results(gx_store.gx_root(self.cfg), site)  # before the index links them
             self.context.build_data_docs(resource_identifiers=self._unpublished)
             self._unpublished = []
             # after every build: GX writes its CDN links into the pages it (re)wrote each time

@@ -273,8 +273,8 @@ class KafkaDriverReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNo
         self.source.prepareForTriggerAvailableNow()
 
     def read(self, start: dict) -> tuple[Iterator[pa.RecordBatch], dict]:
-        ahead = self._finish_ahead()
-        if ahead is not None and ahead.begin == start and ahead.error is None:
+        ahead = self._finish_ahead(start)
+        if ahead is not None:
             end, batches = ahead.end, ahead.batches
         else:
             end = self.source.latestOffset(start, self.limit)
@@ -287,20 +287,22 @@ class KafkaDriverReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNo
 
     def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[pa.RecordBatch]:
         """The records between two checkpointed offsets: also how an uncommitted batch is replayed after a crash."""
-        ahead = self._finish_ahead()
-        if ahead is not None and ahead.begin == start and ahead.end == end and ahead.error is None:
+        ahead = self._finish_ahead(start)
+        if ahead is not None and ahead.end == end:
             return iter(ahead.batches)
         return iter(self._read(start, end))
 
     def _read(self, start: dict, end: dict) -> list[pa.RecordBatch]:
         return list(read_ranges(self.source.options, self.source.topic, ranges_between(start, end, self.source.topic)))
 
-    def _finish_ahead(self) -> ReadAhead | None:
-        """The read ahead, once done (the reader's consumers are this thread's again)."""
+    def _finish_ahead(self, start: dict) -> ReadAhead | None:
+        """The read ahead, once done (the reader's consumers are this thread's again), when it read from
+        ``start`` without an error; None otherwise (it is dropped)."""
         ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.join()
-        return ahead
+        if ahead is None:
+            return None
+        ahead.join()
+        return ahead if ahead.begin == start and ahead.error is None else None
 
     def commit(self, end: dict) -> None:
         """Nothing to do: the checkpoint is the offset store (no consumer group to commit to)."""
