@@ -52,7 +52,15 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def read_raw(spark: SparkSession, landing_path: str, kind: RawFileKind) -> DataFrame:
-    """Parse a landed file with the engine: every field a string, short rows allowed, `"` escaped by doubling."""
+    """Parse a landed file with the engine: every field a string, short rows allowed, `"` escaped by doubling.
+
+    ``multiLine`` reads a file whole, in one engine partition, in file order: `_row_number` is then the record's
+    place in that partition (:func:`number_rows`). An engine splits a large file into byte ranges otherwise, and
+    Sail 0.7.2 does not keep a range's partition index stable between executions: in writes, the second half of
+    a 100,000-row file came as partition 0 in 13 of 20 runs (2026-12-07), so numbering ranges from a separate
+    scan numbered every row wrong. Reading whole costs nothing measurable: scan + write of 550,000 rows took
+    0.4-0.5 s either way. It also parses a quoted newline inside a field, which a byte-range split would cut.
+    """
     schema = T.StructType(
         [T.StructField(c, T.StringType(), True) for c in kind.columns]
         + [T.StructField(_EXTRA_FIELD, T.StringType(), True)]
@@ -61,49 +69,34 @@ def read_raw(spark: SparkSession, landing_path: str, kind: RawFileKind) -> DataF
         spark.read.option("header", "true")
         .option("escape", '"')
         .option("allow_truncated_rows", "true")  # Sail: offline rows have 20 fields; classic Spark ignores it
+        .option("multiLine", "true")
         .option("mode", "PERMISSIVE")
         .schema(schema)
         .csv(landing_path)
     )
 
 
-# monotonically_increasing_id() is a partition's index shifted left by this, plus the record's index within it
-# (Spark's documented layout, Sail's too).
-_PARTITION_SHIFT = 33
-
-
-def scan_partitions(raw: DataFrame, is_bad_row: Column) -> list[Row]:
-    """One scan of a parsed file: per engine partition (a consecutive byte range of the file), its index
-    (``partition``), its rows, its bad rows and its first ``monotonically_increasing_id()`` (``first_id``)."""
-    row_id = F.monotonically_increasing_id()
+def scan(raw: DataFrame, is_bad_row: Column) -> Row:
+    """One scan of a parsed file: its ``rows``, its ``bad_rows`` and the engine ``partitions`` it was read in."""
     return (
-        raw.select(row_id.alias("_id"), is_bad_row.alias("_is_bad"))
-        .groupBy(F.shiftright(F.col("_id"), _PARTITION_SHIFT).alias("partition"))
+        raw.select(is_bad_row.alias("_is_bad"), F.spark_partition_id().alias("_partition"))
         .agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col("_is_bad"), F.lit(1))).alias("bad_rows"),
-             F.min("_id").alias("first_id"))
-        .collect()
+             F.count_distinct("_partition").alias("partitions"))
+        .first()
     )
 
 
-def number_rows(raw: DataFrame, partitions: list[Row]) -> DataFrame:
+def number_rows(raw: DataFrame, partitions: int) -> DataFrame:
     """Add `_row_number`: the 1-based data record number in the file (header excluded).
 
-    The engine reads a file in order, partition by partition, and numbers each partition's records in order
-    (``monotonically_increasing_id``). With each partition's rows and first id (:func:`scan_partitions`, the
-    scan that counts the file), a record's number is the rows of the partitions before its own plus its place
-    in its own: no sort of the whole file. A window ordered by the id sorted the file in one partition: 0.8-1.2
-    s of writing 550,000 rows, against 0.5 s for this (2026-12-07).
+    A file is read whole in one partition (:func:`read_raw`), whose records ``monotonically_increasing_id``
+    numbers in file order from 0: no sort of the file. A file read in several partitions cannot be numbered so
+    (their order is not stable, see :func:`read_raw`): that is refused, not guessed.
     """
-    row_id = F.monotonically_increasing_id()
-    partition = F.shiftright(row_id, _PARTITION_SHIFT)
-    offset, before = None, 0
-    for p in sorted(partitions, key=lambda r: r["partition"]):
-        start = F.lit(before + 1 - p["first_id"])  # number = id + this, for every row of the partition
-        offset = (F.when(partition == F.lit(p["partition"]), start) if offset is None
-                  else offset.when(partition == F.lit(p["partition"]), start))
-        before += p["rows"]
-    return raw.withColumn("_row_number", (row_id + offset).cast("bigint") if offset is not None
-                          else F.lit(None).cast("bigint"))
+    if partitions > 1:
+        raise RuntimeError(f"the engine read one file in {partitions} partitions: its row numbers would not "
+                           "follow the file (read_raw reads a file whole)")
+    return raw.withColumn("_row_number", F.monotonically_increasing_id() + F.lit(1))
 
 
 def with_lineage(numbered: DataFrame, kind: RawFileKind, *, landing_path: str, sha256: str, batch_id: str,
@@ -221,8 +214,8 @@ class Ingestor:
         try:
             # One scan counts the rows and finds both kinds of bad row; telling them apart is only paid for a
             # bad file.
-            partitions = scan_partitions(raw, F.col(_EXTRA_FIELD).isNotNull() | too_long)
-            count, bad_rows = sum(p["rows"] for p in partitions), sum(p["bad_rows"] for p in partitions)
+            scanned = scan(raw, F.col(_EXTRA_FIELD).isNotNull() | too_long)
+            count, bad_rows = scanned["rows"], scanned["bad_rows"]
         except Exception as exc:  # noqa: BLE001 - the engine's CSV error says which line is malformed
             message = _engine_message(exc)
             counts = re.search(r"line (\d+), expected \d+ got (\d+)", message)
@@ -231,7 +224,7 @@ class Ingestor:
                     f"line {counts[1]} has {counts[2]} fields: more fields than the {len(kind.columns)}-column header"
                 ) from None
             raise RejectedFile(f"malformed CSV: {message}") from None
-        numbered = number_rows(raw, partitions)
+        numbered = number_rows(raw, scanned["partitions"])
         if bad_rows and not overlong.limit(1).count():
             first = [r["_row_number"] for r in numbered.where(too_long).select("_row_number")
                      .orderBy("_row_number").limit(5).collect()]

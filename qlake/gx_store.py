@@ -39,6 +39,20 @@ def results_dir(gx_root: Path) -> Path:
     return Path(gx_root, "uncommitted", "validations")
 
 
+def store_result(gx_root: Path, key: tuple[str, ...], serialized: str) -> Path:
+    """Write a validation result where GX's store keeps it, ``<results>/<key parts>.json``, atomically.
+
+    GX's own store writes the file in place: a run killed mid-write left half a JSON file, and every later Data
+    Docs build, which loads every stored result, failed on it. A temporary file GX's store does not list (no
+    ``.json`` suffix) is renamed over the result instead."""
+    path = Path(results_dir(gx_root), *key[:-1], f"{key[-1]}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(serialized, encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
 def archive_old_results(gx_root: Path, site: Path, keep: int = KEEP_RUNS) -> int:
     """Move each suite's results older than its newest ``keep`` runs, and their pages, out of GX's store and
     site listing; return the number of results moved. Reads only the suites' run folders (``keep`` + the runs

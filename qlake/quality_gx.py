@@ -95,10 +95,8 @@ class Validator:
         if self._context is None:
             logging.getLogger("great_expectations").setLevel(logging.ERROR)
             gx = import_great_expectations()
-
-            root = Path(self.cfg.dq_dir)
-            root.mkdir(parents=True, exist_ok=True)
-            context = gx.get_context(mode="file", project_root_dir=str(root))
+            Path(self.cfg.dq_dir).mkdir(parents=True, exist_ok=True)
+            context = self._file_context(gx)
             store = context.variables.config.stores["expectations_store"]["store_backend"]
             progress = context.variables.progress_bars
             if progress is None:
@@ -113,10 +111,33 @@ class Validator:
 
                 context.variables.progress_bars = ProgressBarsConfig(globally=False)
                 context.variables.save()
-                context = gx.get_context(mode="file", project_root_dir=str(root))
-            self._datasource = context.data_sources.add_or_update_spark(name="qlake")
+                context = self._file_context(gx)
+            # GX rewrites its YAML config (in place, not atomically) whenever a datasource or asset is added:
+            # only the first run adds them, so a run killed later cannot leave the config half written.
+            try:
+                self._datasource = context.data_sources.get("qlake")
+            except KeyError:
+                self._datasource = context.data_sources.add_spark(name="qlake")
             self._context = context
         return self._context
+
+    def _file_context(self, gx):
+        """GX's file context; a config a killed run left half written is set aside and made again.
+
+        The config holds nothing but what this class writes into it (stores, progress bars, the ``qlake``
+        datasource and its assets), so a fresh one loses nothing; results and Data Docs are separate files."""
+        root = str(self.cfg.dq_dir)
+        try:
+            return gx.get_context(mode="file", project_root_dir=root)
+        except Exception as exc:  # noqa: BLE001 - GX reports a broken YAML as marshmallow, YAML or pydantic errors
+            config = gx_store.gx_root(self.cfg) / "great_expectations.yml"
+            if not config.exists():
+                raise
+            aside = config.with_name(f"{config.name}.broken-{datetime.now():%Y%m%dT%H%M%S}")
+            config.rename(aside)
+            log.warning("Great Expectations' config was unreadable (%s: %s); kept as %s and made again",
+                        type(exc).__name__, str(exc)[:200], aside)
+            return gx.get_context(mode="file", project_root_dir=root)
 
     @property
     def datasource(self):
@@ -196,7 +217,8 @@ class Validator:
             run_id=run_id,
             batch_identifier=batch.id,
         )
-        self.context.validation_results_store.set(key, validation)
+        results = self.context.validation_results_store
+        gx_store.store_result(gx_store.gx_root(self.cfg), results.key_to_tuple(key), results.serialize(validation))
         self._unpublished += [key, ExpectationSuiteIdentifier(name=suite_name)]
         out = []
         for r in validation.results:

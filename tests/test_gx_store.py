@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from pathlib import Path
 
 from qlake import dq_report, gx_store
@@ -55,3 +57,49 @@ def test_a_store_within_its_runs_is_left_alone(tmp_path):
     assert gx_store.archive_old_results(gx, site, keep=3) == 0
     assert len(list(gx_store.results_dir(gx).glob("*/*/*/*.json"))) == 6
     assert gx_store.archive_old_results(tmp_path / "no-gx-yet", site) == 0
+
+
+def test_a_config_a_killed_run_left_half_written_is_made_again(cfg, tmp_path):
+    """GX writes its YAML config in place; a run killed mid-write must not stop every later run (it did:
+    'Error while processing DataContextConfig: _schema'). The broken file is kept aside."""
+    from qlake.quality_gx import Validator
+
+    own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
+    _ = Validator(own).datasource  # the first run writes the config
+    config = gx_store.gx_root(own) / "great_expectations.yml"
+    whole = config.read_text()
+    config.write_text(whole[: len(whole) // 2])
+
+    reopened = Validator(own)
+    assert reopened.datasource.name == "qlake"
+    assert [p.read_text() for p in config.parent.glob("great_expectations.yml.broken-*")] == [whole[: len(whole) // 2]]
+    mtime = config.stat().st_mtime_ns
+    _ = Validator(own).datasource  # a later run reads the config and writes nothing
+    assert config.stat().st_mtime_ns == mtime
+
+
+def test_a_result_is_written_whole_where_gx_reads_it(cfg, tmp_path):
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    from qlake.quality_gx import Validator
+
+    own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
+    store = Validator(own).context.validation_results_store
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name="silver_branches"),
+        run_id=RunIdentifier(run_name="silver-20261207T0100Z-abcdef", run_time=datetime(2026, 12, 7, 1, 0, 2)),
+        batch_identifier="qlake-silver_branches",
+    )
+    result = ExpectationSuiteValidationResult(success=True, results=[], suite_name="silver_branches")
+    path = gx_store.store_result(gx_store.gx_root(own), store.key_to_tuple(key), store.serialize(result))
+
+    assert path == gx_store.results_dir(gx_store.gx_root(own)) / (
+        "silver_branches/silver-20261207T0100Z-abcdef/20261207T010002.000000Z/qlake-silver_branches.json")
+    assert store.list_keys() == [key]
+    assert store.get(key).success is True and store.get(key).suite_name == "silver_branches"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
