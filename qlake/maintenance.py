@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from qlake.config import Settings
 
 
-def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int = 50) -> list[str]:
-    """Keep hourly writes from piling up: compact a table past ``max_files`` data files and checkpoint its log
-    past ``max_commits`` commits since the last checkpoint. Cheap when nothing is due; `run daily` still does
-    the full compaction and vacuum."""
+def tidy(cfg: Settings, tables: list[str], max_files: int = 8, max_commits: int = 50) -> list[str]:
+    """Keep hourly writes from piling up: compact a table once one of its partitions holds more than
+    ``max_files`` data files, and checkpoint its log past ``max_commits`` commits since the last checkpoint.
+    Decided from the Delta log alone, so cheap when nothing is due; `run daily` still does the full compaction
+    and vacuum.
+
+    Every hour adds a file or more to each table it writes, and each file costs every later read of the table,
+    whatever its size: with a limit of 64 files a table, hours 18-24 of a day of 20,000-row hours took 4.6-6.0 s
+    against 3.8-4.3 s for hours 2-4 (a fresh process on that lake as slow); with 8 a partition, 3.5-3.9 s, and
+    an hour that compacts ~0.7 s more (2026-12-07, README "Performance").
+    """
     done = []
     for table in tables:
         try:
@@ -22,7 +30,7 @@ def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int
         except TableNotFoundError:
             continue
         try:
-            if len(dt.file_uris()) > max_files:
+            if most_files_in_a_partition(dt) > max_files:
                 dt.optimize.compact()
                 done.append(f"{table}: compacted")
                 dt = DeltaTable(cfg.table_location(*table.split(".")))
@@ -32,6 +40,16 @@ def tidy(cfg: Settings, tables: list[str], max_files: int = 64, max_commits: int
         except Exception as exc:  # noqa: BLE001 - best effort (e.g. a concurrent writer won): next hour retries
             done.append(f"{table}: maintenance skipped ({type(exc).__name__}: {str(exc)[:120]})")
     return done
+
+
+def most_files_in_a_partition(dt: DeltaTable) -> int:
+    """The data files of the table's fullest partition (of the table, if it is not partitioned), from its log.
+    Compaction only merges files within a partition: a table with one file per month has nothing to merge."""
+    files = pa.table(dt.get_add_actions(flatten=True))  # deltalake hands out an arro3 table
+    keys = [name for name in files.column_names if name.startswith("partition.")]
+    if not keys:
+        return files.num_rows
+    return max(files.group_by(keys).aggregate([("path", "count")])["path_count"].to_pylist(), default=0)
 
 
 def _last_checkpoint_version(cfg: Settings, table: str) -> int:

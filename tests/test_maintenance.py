@@ -1,0 +1,35 @@
+"""The hourly tidy: compaction decided from the Delta log, per partition; nothing written when nothing is due."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+from qlake import maintenance
+
+
+def _hours(location: str, hours: int, months: list[str]) -> None:
+    """``hours`` appends of two rows into each month (a file per month and hour, as an hourly write makes)."""
+    for hour in range(hours):
+        write_deltalake(location, pa.table({"transaction_month": [m for m in months for _ in range(2)],
+                                            "units": [hour, hour + 100] * len(months)}),
+                        partition_by=["transaction_month"], mode="append")
+
+
+def test_a_partition_past_its_files_is_compacted_and_others_are_left_alone(cfg, tmp_path):
+    own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
+    busy, quiet = own.table_location("gold", "busy"), own.table_location("gold", "quiet")
+    _hours(busy, 9, ["2026-11", "2026-12"])  # 9 files in each month: past the 8 a partition
+    _hours(quiet, 1, [f"2026-{m:02d}" for m in range(1, 13)])  # 12 files, one a month: nothing to merge
+    assert [maintenance.most_files_in_a_partition(DeltaTable(t)) for t in (busy, quiet)] == [9, 1]
+
+    assert maintenance.tidy(own, ["gold.busy", "gold.quiet", "gold.missing"]) == ["gold.busy: compacted"]
+    compacted = DeltaTable(busy)
+    assert (compacted.version(), len(compacted.file_uris())) == (9, 2)  # one commit, a file per month
+    assert sorted(compacted.to_pyarrow_table()["units"].to_pylist()) == sorted([*range(9), *range(100, 109)] * 2)
+    assert DeltaTable(quiet).version() == 0
+
+    assert maintenance.tidy(own, ["gold.busy", "gold.quiet"]) == []  # nothing due: no commit
+    assert DeltaTable(busy).version() == 9
