@@ -27,7 +27,7 @@ def run(session, cfg, work: Path) -> dict:
         ingest.ingest(session, cfg, [group])
         silver_job.run(session, cfg)
         gold_job.run(session, cfg)
-        maintenance.tidy(cfg, catalog.all_tables(session))  # as `qlake run hourly` does
+        maintenance.tidy(cfg, catalog.lake_tables(session, cfg))  # as `qlake run hourly` does
         seconds.append(round(time.perf_counter() - start, 2))
     first, last = seconds[0], seconds[-1]
     early = statistics.median(seconds[1:4]) if hours >= 6 else first
