@@ -118,7 +118,12 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     """
     groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
     validator = Validator(cfg)
-    with exclusive_run(session, cfg, "hourly", echo, on_acquired=validator.warm_up) as record:
+
+    def warm_up() -> None:  # what the run will need, on threads of their own while it starts
+        validator.warm_up()
+        catalog.list_ahead(session)
+
+    with exclusive_run(session, cfg, "hourly", echo, on_acquired=warm_up) as record:
         if record is None:
             return 0
         rejected = 0

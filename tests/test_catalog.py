@@ -75,6 +75,32 @@ def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cf
     assert (spec.name, spec.location(cfg)) not in CatalogState.of(spark).ensured
 
 
+def test_listings_learnt_ahead_are_the_metastores_and_spare_the_look_up(spark, cfg):
+    """A run learns every layer's tables on a thread of its own as it starts (`list_ahead`); a table look-up
+    afterwards needs no listing, and a database the metastore does not have is simply not listed."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    from qlake import catalog
+    from qlake.catalog_state import CatalogState
+
+    spec = _spec("listed_ahead")
+    drop_tables(spark, cfg, spec.name)
+    catalog.ensure_table(spark, spec, cfg)
+    endpoint = spark.client._builder.url
+    other = ConnectSession(connection=f"sc://{endpoint.hostname}:{endpoint.port}")  # its state knows nothing
+    try:
+        catalog.list_ahead(other, ("qtest", "qtest_missing")).join()
+        state = CatalogState.of(other)
+        tables = {r["tableName"] for r in spark.sql("SHOW TABLES IN qtest").collect() if not r["isTemporary"]}
+        assert state.listed == {"qtest": tables} and "listed_ahead" in tables
+        assert "qtest_missing" not in state.databases
+        catalog.ensure_table(other, spec, cfg)  # found in the listing: not created again, not taken as empty
+        assert not catalog.created_empty(other, spec)
+    finally:
+        other.stop()
+    catalog.drop_table(spark, cfg, spec.name)
+
+
 def test_a_table_registered_again_keeps_and_merges_its_rows(spark, cfg):
     """The metastore lost the entry but the Delta folder is there: the next process registers the folder again
     and must treat its rows as existing (an upsert, not a blind insert)."""
