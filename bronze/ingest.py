@@ -58,8 +58,8 @@ def read_raw(spark: SparkSession, landing_path: str, kind: RawFileKind) -> DataF
     place in that partition (:func:`number_rows`). An engine splits a large file into byte ranges otherwise, and
     Sail 0.7.2 does not keep a range's partition index stable between executions: in writes, the second half of
     a 100,000-row file came as partition 0 in 13 of 20 runs (2026-12-07), so numbering ranges from a separate
-    scan numbered every row wrong. Reading whole costs nothing measurable: scan + write of 550,000 rows took
-    0.4-0.5 s either way. It also parses a quoted newline inside a field, which a byte-range split would cut.
+    scan numbered every row wrong. Reading whole costs nothing measurable: the scan + write of 550,000 rows
+    took 0.44-0.6 s either way.
     """
     schema = T.StructType(
         [T.StructField(c, T.StringType(), True) for c in kind.columns]
