@@ -111,9 +111,9 @@ def simulate_day(home: Path, hours: float, every_hours: float, rows_per_commit: 
     offset, batch_id, compaction_seconds = 0, 0, []
     for _ in range(slots - 1):
         for first in range(0, slot_rows, BULK_ROWS):
-            write_deltalake(location, day_rows(pool, offset, min(BULK_ROWS, slot_rows - first), batch_id, started_at),
-                            mode="append")
-            offset, batch_id = offset + min(BULK_ROWS, slot_rows - first), batch_id + 1
+            rows = min(BULK_ROWS, slot_rows - first)
+            write_deltalake(location, day_rows(pool, offset, rows, batch_id, started_at), mode="append")
+            offset, batch_id = offset + rows, batch_id + 1
         compaction_seconds.append(compact_location("bronze.app_events (day)", location, merge=True,
                                                    retention_hours=0).seconds)
     for _ in range(slot_rows // rows_per_commit):  # the last slot, as the stream commits it

@@ -9,7 +9,7 @@ import click
 
 from cli.output import print_rows
 from gold import b2b_export, reports
-from qlake import dq_report, spark
+from qlake import dq_report, gx_store, spark
 from qlake.config import settings
 from cli import stream as stream_commands
 
@@ -64,7 +64,7 @@ def dq_report_cmd(run_id: str | None, fmt: str, last: int, open_browser: bool, s
                  "yes" if r["success"] else "NO", r["examples"]] for r in rows], fmt, title=f"DQ run {run_id}")
     files = dq_report.build(session, cfg, last=last)
     if fmt == "table":
-        click.echo(f"Data Docs: {dq_report.docs_site(cfg) / 'index.html'}")
+        click.echo(f"Data Docs: {gx_store.site_dir(cfg) / 'index.html'}")
         click.echo(f"DQ report: {files.index} ({files.runs} runs)")
         click.echo(f"DQ trend chart: {files.trend_chart}")
     if open_browser and not webbrowser.open(files.index.as_uri()):

@@ -41,10 +41,6 @@ def report_dir(cfg: Settings) -> Path:
     return Path(cfg.dq_dir, "report")
 
 
-def docs_site(cfg: Settings) -> Path:
-    return gx_store.site_dir(cfg)
-
-
 RESULT_COLUMNS = ("table_name", "rule", "action", "evaluated", "failed", "success", "examples")
 
 
@@ -136,7 +132,7 @@ def run_rows(trend: pd.DataFrame, accounting: pd.DataFrame, cfg: Settings, out_d
     """One row per run and table, newest run first: what the report's index lists."""
     if trend.empty:
         return []
-    pages = validation_pages(docs_site(cfg))
+    pages = validation_pages(gx_store.site_dir(cfg))
     quarantined = {(r.run_id, r.table_name): int(r.quarantined) for r in accounting.itertuples()
                    if pd.notna(r.quarantined)}
     frame = trend.assign(failed=trend["failed"].fillna(0).astype("int64"),
@@ -176,14 +172,14 @@ def build(spark: SparkSession, cfg: Settings, last: int = DEFAULT_LAST_RUNS) -> 
     """Write the report (and its trend chart) from the ops tables; make the Data Docs site offline too."""
     out_dir = report_dir(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dq_assets.localize_site(docs_site(cfg))  # a site built before qlake localized its pages
+    dq_assets.localize_site(gx_store.site_dir(cfg))  # a site built before qlake localized its pages
     trend = nb.dq_trend(spark)
     accounting = nb.row_accounting(spark)
     chart = save_trend_chart(trend, out_dir / "dq_trend.png", last)
     rows = run_rows(trend, accounting, cfg, out_dir)
     table = trend_frame(trend, last)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    docs_index = docs_site(cfg) / "index.html"
+    docs_index = gx_store.site_dir(cfg) / "index.html"
     html = env.get_template("dq_report.html.j2").render(
         rows=rows,
         runs=len({r["run_id"] for r in rows}),

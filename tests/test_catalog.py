@@ -23,6 +23,15 @@ def _spec(name: str):
     return TableSpec(name=f"qtest.{name}", columns=COLUMNS)
 
 
+def _second_session(spark):
+    """Another Connect session on the engine ``spark`` talks to. Built directly, not through the builder: the
+    process's default (active) session stays ``spark``."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    endpoint = spark.client._builder.url
+    return ConnectSession(connection=f"sc://{endpoint.hostname}:{endpoint.port}")
+
+
 def _rows(spark, spec) -> list[tuple]:
     """Every row, sorted (a list, so a duplicated row shows)."""
     return sorted(tuple(r) for r in spark.table(spec.name).collect())
@@ -47,8 +56,6 @@ def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cf
     """What the catalog knows (databases listed, tables ensured, tables created empty) belongs to one session
     object: a second session on the same engine starts knowing nothing, so its MERGE into a table another
     session created empty looks at the rows instead of inserting blindly (which would duplicate key 2)."""
-    from pyspark.sql.connect.session import SparkSession as ConnectSession
-
     from qlake import catalog
     from qlake.catalog_state import CatalogState
 
@@ -56,9 +63,7 @@ def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cf
     drop_tables(spark, cfg, spec.name)
     catalog.ensure_table(spark, spec, cfg)
     assert catalog.created_empty(spark, spec)
-    endpoint = spark.client._builder.url  # the engine this session talks to
-    # Built directly, not through the builder: the process's default (active) session stays `spark`.
-    other = ConnectSession(connection=f"sc://{endpoint.hostname}:{endpoint.port}")
+    other = _second_session(spark)
     try:
         assert other.session_id != spark.session_id
         assert CatalogState.of(other) is not CatalogState.of(spark)
@@ -78,16 +83,13 @@ def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cf
 def test_listings_learnt_ahead_are_the_metastores_and_spare_the_look_up(spark, cfg):
     """A run learns every layer's tables on a thread of its own as it starts (`list_ahead`); a table look-up
     afterwards needs no listing, and a database the metastore does not have is simply not listed."""
-    from pyspark.sql.connect.session import SparkSession as ConnectSession
-
     from qlake import catalog
     from qlake.catalog_state import CatalogState
 
     spec = _spec("listed_ahead")
     drop_tables(spark, cfg, spec.name)
     catalog.ensure_table(spark, spec, cfg)
-    endpoint = spark.client._builder.url
-    other = ConnectSession(connection=f"sc://{endpoint.hostname}:{endpoint.port}")  # its state knows nothing
+    other = _second_session(spark)  # its state knows nothing
     try:
         catalog.list_ahead(other, ("qtest", "qtest_missing")).join()
         state = CatalogState.of(other)

@@ -139,9 +139,9 @@ def test_report_lists_every_run_in_the_browser(lake, report, spark, cfg, chromiu
 
 
 def test_data_docs_render_offline_and_name_the_table(lake, report, cfg, chromium):
-    from qlake import dq_report
+    from qlake import dq_report, gx_store
 
-    site = dq_report.docs_site(cfg)
+    site = gx_store.site_dir(cfg)
     dom = browse(chromium, (site / "index.html").as_uri())
     # bootstrap-table (vendored) builds the run table from the page's data: one row per validation
     for run_id, suite in validated(lake, "silver_"):
