@@ -7,6 +7,7 @@ QLAKE_FUZZ_RUN_EXAMPLES)."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from pathlib import Path
@@ -65,8 +66,9 @@ def mutate(data: bytes, mutations) -> bytes:
 
 
 def data_lines(data: bytes) -> int:
-    """Data records of a quote-free CSV as the engine reads it: lines after the header, empty lines skipped."""
-    lines = [line.rstrip(b"\r") for line in data.split(b"\n")]
+    """Data records of a quote-free CSV as the engine reads it: lines after the header, empty lines skipped. A
+    line ends at CR LF, LF or a lone CR (the engine's CSV reader, arrow-csv, ends a record at each)."""
+    lines = re.split(rb"\r\n|\n|\r", data)
     return sum(1 for line in lines[1:] if line)
 
 
