@@ -14,7 +14,7 @@ from bronze import ingest as bronze_ingest
 from gold import job as gold_job
 from jobs import pending
 from jobs.runs import Echo, exclusive_run, locked_run
-from qlake import catalog, maintenance, spark
+from qlake import catalog, gx_client, maintenance, spark
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality_gx import Validator
@@ -112,15 +112,15 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     alone), and gold is built once at the end from all the new silver rows. Gold reads silver past its watermark
     and upserts by key, so one build over 24 hours of silver gives the tables 24 builds would
     (tests/test_hourly_runs.py and tests/test_backfill.py prove it). Great Expectations validates each silver
-    run's batches on its own thread meanwhile; the run waits for it (and stores its results) after gold, so GX's
-    import and validations overlap with the writes.
+    run's batches in its own process meanwhile (:mod:`qlake.gx_client`); the run waits for it (and stores its
+    results) after gold and the tidy, so GX's import, validations and Data Docs overlap with the writes.
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
     groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
     validator = Validator(cfg)
 
-    def warm_up() -> None:  # what the run will need, on threads of their own while it starts
-        validator.warm_up()
+    def warm_up() -> None:  # what the run will need, on a thread and a process of their own while it starts
+        gx_client.worker()
         catalog.list_ahead(session)
 
     with exclusive_run(session, cfg, "hourly", echo, on_acquired=warm_up) as record:
@@ -155,12 +155,12 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
                     silver_run.finish_quality()
             raise
         _gold_into(session, cfg, echo, record)
+        with phase("tidy"):  # while GX's process finishes the batches' Data Docs
+            for line in maintenance.tidy(cfg, catalog.lake_tables(session, cfg)):
+                echo(f"maintenance: {line}")
         with phase("data quality results (GX)"):
             for silver_run in silver_runs:
                 silver_run.finish_quality()
-        with phase("tidy"):
-            for line in maintenance.tidy(cfg, catalog.lake_tables(session, cfg)):
-                echo(f"maintenance: {line}")
         if rejected:
             record.error = f"{rejected} file(s) rejected: see bronze.rejected_files"
         return rejected
@@ -180,6 +180,7 @@ def run_hourly(cfg: Settings, incoming: str | None, echo: Echo) -> int:
     if idle:
         echo(idle)
         return 0
+    gx_client.worker()  # GX's process starts importing now, while the engine starts
     with phase("engine start"):
         session = spark.session(cfg)
     return hourly(session, cfg, incoming, echo)

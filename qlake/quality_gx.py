@@ -5,9 +5,9 @@ keep it off the run's critical path:
 
 - its heavy dependencies that validating and rendering these suites never touch (scipy's statistics, altair's
   chart schemas, IPython) are imported lazily (:func:`import_great_expectations`: 2.7 -> 1.8 s), and
-- :class:`BackgroundValidation` imports it and validates each batch on a thread of its own while the run goes
-  on with its writes; the gate itself runs on the compiled rules (:mod:`qlake.quality`), and the run waits for
-  GX only at its end, to store ``ops.dq_results`` and render Data Docs.
+- a run's batches are validated by :class:`Validator` in a worker process of their own (:mod:`qlake.gx_client`)
+  while the run goes on with its writes; the gate itself runs on the compiled rules (:mod:`qlake.quality`), and
+  the run waits for GX only at its end, to store ``ops.dq_results`` and render Data Docs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import importlib.util
 import json
 import logging
 import os
-import queue
 import sys
 import threading
 import time
@@ -81,10 +80,6 @@ class Validator:
         self._unpublished: list = []
         # One GX context, used by one thread at a time (validations of consecutive runs may overlap).
         self.lock = threading.RLock()
-
-    def warm_up(self) -> None:
-        """Import GX and open the context on a thread of its own (a run starts this before its engine work)."""
-        threading.Thread(target=lambda: self.context, name="qlake-gx-import", daemon=True).start()
 
     @property
     def context(self):
@@ -220,6 +215,7 @@ class Validator:
         results = self.context.validation_results_store
         gx_store.store_result(gx_store.gx_root(self.cfg), results.key_to_tuple(key), results.serialize(validation))
         self._unpublished += [key, ExpectationSuiteIdentifier(name=suite_name)]
+        _raise_for_errors(validation.results, table or suite_name)
         out = []
         for r in validation.results:
             meta = r.expectation_config.meta or {}
@@ -245,58 +241,19 @@ class Validator:
         return out
 
 
+def _raise_for_errors(results, table: str) -> None:
+    """GX reports an expectation it could not compute (the batch unreadable, a metric query refused) as a failed
+    expectation; stored as such, it would read as a broken rule. Raise it instead, naming the rule and why."""
+    for r in results:
+        info = r.exception_info or {}
+        # one dict, or one per metric the expectation needed
+        errors = [info] if "raised_exception" in info else [i for i in info.values() if isinstance(i, dict)]
+        for error in errors:
+            if error.get("raised_exception"):
+                rule = (r.expectation_config.meta or {}).get("rule", r.expectation_config.type)
+                message = (error.get("exception_message") or "no message").strip().splitlines()[0][:500]
+                raise RuntimeError(f"{table}: rule {rule} could not be checked: {message}")
+
+
 def _gx_params(params: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in params.items()}
-
-
-class BackgroundValidation:
-    """Batches validated by GX on one background thread, in the order they were submitted.
-
-    :meth:`start` begins importing GX at once (a run starts it before its engine work). :meth:`submit` queues a
-    batch (a materialized DataFrame the caller keeps until :meth:`finish`); :meth:`finish` waits for every queued
-    validation, renders Data Docs for them, and returns the per-rule results, or raises the first error.
-    """
-
-    def __init__(self, validator: Validator):
-        self.validator = validator
-        self._queue: queue.Queue = queue.Queue()
-        self._results: list[tuple[str, RuleResult]] = []
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> BackgroundValidation:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="qlake-gx", daemon=True)
-            self._thread.start()
-        return self
-
-    def submit(self, df: DataFrame, suite: str, run_name: str, params: dict, table: str) -> None:
-        self.start()
-        self._queue.put((df, suite, run_name, params, table))
-
-    def finish(self) -> list[tuple[str, RuleResult]]:
-        """Every submitted batch's results as (table, result), once validated and published."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise RuntimeError(f"Great Expectations could not validate the run's batches: {error}") from error
-        results, self._results = self._results, []
-        return results
-
-    def _work(self) -> None:
-        drained = False
-        try:
-            _ = self.validator.context  # import GX and open the context while the run does its engine work
-            while (job := self._queue.get()) is not None:
-                df, suite, run_name, params, table = job
-                results = self.validator.validate(df, suite, run_name, params, table=table)
-                self._results.extend((table, r) for r in results)
-            drained = True
-            self.validator.publish()
-        except BaseException as exc:  # noqa: BLE001 - reported by finish() on the caller's thread
-            self._error = exc
-            while not drained and self._queue.get() is not None:  # skip what is queued, up to finish()'s marker
-                pass

@@ -27,6 +27,7 @@ _lock = threading.Lock()
 _session: SparkSession | None = None
 _server = None  # the in-process Sail server, when we started one
 _session_key: tuple | None = None
+_remote: str | None = None  # the session's Spark Connect address
 
 
 def _start_sail(cfg: Settings) -> str:
@@ -96,7 +97,7 @@ def engine_description(cfg: Settings | None = None) -> str:
 
 def session(cfg: Settings | None = None) -> SparkSession:
     """The process's Spark Connect session; starts the metastore (if qlake manages it) and Sail when needed."""
-    global _session, _session_key
+    global _session, _session_key, _remote
     cfg = cfg or load_settings()
     key = (cfg.spark_remote, cfg.metastore_hostport, tuple(sorted(sail_runtime_env(cfg).items())))
     with _lock:
@@ -110,10 +111,17 @@ def session(cfg: Settings | None = None) -> SparkSession:
             ensure_metastore(cfg)
             remote = _start_sail(cfg)
         _session = SparkSession.builder.remote(remote).getOrCreate()
-        _session_key = key
+        _session_key, _remote = key, remote
         # Session-level settings both engines understand; keep results reproducible and exact.
         _session.conf.set("spark.sql.session.timeZone", "UTC")
         return _session
+
+
+def remote_address() -> str:
+    """The ``sc://`` address of the process's session (another process can connect to the same engine)."""
+    if _remote is None:
+        raise RuntimeError("no Spark session in this process yet")
+    return _remote
 
 
 def side_by_side(*calls: Callable[[], object], workers: int = 4) -> list:

@@ -11,7 +11,8 @@ from pyspark.sql import functions as F
 from qlake import ops
 from qlake.config import Settings
 from qlake.quality import RuleResult
-from qlake.quality_gx import BackgroundValidation, Validator
+from qlake.gx_client import BackgroundValidation
+from qlake.quality_gx import Validator
 from silver.accounting import Accounting
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_batch_id", "_ingested_at")
@@ -27,7 +28,7 @@ class SilverContext:
     run_id: str
     validator: Validator
     run_date: date
-    # GX's validation of the run's batches, on its own thread; finished when the run's results are stored
+    # GX's validation of the run's batches, in its worker process; finished when the run's results are stored
     validation: BackgroundValidation | None = None
     now: datetime = field(default_factory=ops.utcnow)
     dq_results: list[tuple[str, RuleResult]] = field(default_factory=list)  # (silver.<table>, GX's result)

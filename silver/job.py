@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from bronze import sales_transactions as bronze_transactions
-from qlake import catalog, ops
+from qlake import catalog, ops, spark as qspark
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality import RuleResult
-from qlake.quality_gx import BackgroundValidation, Validator
+from qlake.gx_client import BackgroundValidation
+from qlake.quality_gx import Validator
 from qlake.tables import levels
 from silver import backfill, branches, customers, products, sales_agents, sales_transactions
 from silver.accounting import Accounting, record_run, store_records
@@ -81,7 +82,7 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None, validator
     writing anything when that could differ from one run per group. ``held_back``: files left for a later run."""
     run_id = run_id or ops.new_run_id("silver")
     validator = validator or Validator(cfg)
-    validation = BackgroundValidation(validator).start()  # GX imports while the engine stages the batches
+    validation = BackgroundValidation(cfg, qspark.remote_address()).start()  # GX imports while the engine stages
     ctx = SilverContext(spark=spark, cfg=cfg, run_id=run_id, validator=validator, validation=validation,
                         run_date=ops.utcnow().date(), group_of=group_of, held_back=held_back)
     report = SilverReport(run_id, ctx.accounting, validator.docs_index, ctx)
@@ -106,6 +107,7 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None, validator
                         _MODULE[name].run(ctx, written)
         if consumed:
             record_run(ctx, sales_transactions.TABLE.name, bronze_transactions.TABLE.name, consumed, accounting)
+        validation.close()  # every batch is submitted: Data Docs are rendered while the run stores and goes on
     except BaseException:
         with phase("store accounting + consumed files"), contextlib.suppress(Exception):
             store_records(ctx)  # what was written before the failure is recorded as such

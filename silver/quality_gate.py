@@ -47,7 +47,7 @@ def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) ->
     table's NOT NULL columns on an INSERT's rows *before* a filter in its source (the quarantined rows with a
     NULL key would fail the write of the good ones); a pruned partition is never read.
     """
-    scratch = f"{ctx.run_id}/{table}"
+    scratch = _batch_scratch(ctx, table)
     ctx.scratch.append(scratch)
     flagged = flag_rows(staged, ctx.validator.rules(suite), ctx.params)
     return catalog.materialize(
@@ -56,16 +56,21 @@ def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) ->
     )
 
 
+def _batch_scratch(ctx: SilverContext, table: str) -> str:
+    return f"{ctx.run_id}/{table}"
+
+
 def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> tuple[int, int]:
     """The gate of a flagged batch: every rule counted by its compiled predicate in one aggregate (with the good
     and quarantined rows, returned), the run stopped on a broken ``fail`` rule before anything is written; GX
-    validates the same batch on its own thread (its results and Data Docs are stored when the run finishes, and
+    validates the same batch in its worker process (its results and Data Docs are stored when the run finishes, and
     compared with these counts)."""
     split = {"good": F.count(F.when(~is_quarantined(), F.lit(1))),
              "quarantined": F.count(F.when(is_quarantined(), F.lit(1)))}
     counts, rows = rule_counts(flagged, ctx.validator.rules(suite), ctx.params, also=split)
     ctx.rule_counts.extend((f"silver.{table}", r) for r in counts)
-    ctx.validation.submit(flagged, suite, ctx.run_id, ctx.params, table=f"silver.{table}")
+    ctx.validation.submit(ctx.cfg.path("scratch", _batch_scratch(ctx, table)), suite, ctx.run_id,
+                          ctx.params, table=f"silver.{table}")
     raise_for_failures(table, [r for r in counts if r.action == "fail"])
     return rows["good"], rows["quarantined"]
 

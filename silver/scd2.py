@@ -24,7 +24,8 @@ def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str
     Consecutive observations with the same attributes collapse into one version; a version lasts until the
     next one starts (``valid_to`` exclusive, NULL while current). With ``floor``, a *new* key's first version
     is valid from then, so facts older than its first delivery still find it; an observation flagged
-    ``_is_stored`` (a version already in the table) keeps its own ``valid_from``.
+    ``_is_stored`` (a version already in the table; the observations must have that column) keeps its own
+    ``valid_from``. Built without asking the engine for a schema (each ask is a round trip).
     """
     by_time = Window.partitionBy(*keys).orderBy(
         F.col(effective), *[F.col(c) if isinstance(c, str) else c for c in order_tiebreak]
@@ -38,10 +39,11 @@ def scd2_versions(observations: DataFrame, keys: list[str], attributes: list[str
         .withColumn("valid_from", F.col(effective))
     )
     if floor is not None:
-        stored = F.coalesce(F.col("_is_stored"), F.lit(False)) if "_is_stored" in observations.columns else F.lit(False)
+        stored = F.coalesce(F.col("_is_stored"), F.lit(False))
+        floor_type = "timestamp" if isinstance(floor, datetime) else "date"
         versions = versions.withColumn(
             "valid_from",
-            F.when((F.col("_version") == 1) & ~stored, F.lit(floor).cast(versions.schema[effective].dataType))
+            F.when((F.col("_version") == 1) & ~stored, F.lit(floor).cast(floor_type))
             .otherwise(F.col("valid_from")),
         )
     return versions.withColumn("is_current", F.col("valid_to").isNull()).drop("_prev_hash")
