@@ -12,6 +12,7 @@ import contextlib
 import re
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -171,7 +172,8 @@ def _learn(spark: SparkSession, state: CatalogState, databases: tuple[str, ...])
 
 
 def _tables_in(spark: SparkSession, database: str) -> set[str]:
-    return {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect() if not r["isTemporary"]}
+    rows = retry_metastore(lambda: spark.sql(f"SHOW TABLES IN {database}").collect())
+    return {r["tableName"] for r in rows if not r["isTemporary"]}
 
 
 def list_ahead(spark: SparkSession, databases: tuple[str, ...] = LAYERS) -> threading.Thread:
@@ -191,7 +193,23 @@ def list_ahead(spark: SparkSession, databases: tuple[str, ...] = LAYERS) -> thre
 
 
 def ensure_database(spark: SparkSession, database: str) -> None:
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    retry_metastore(lambda: spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}"))
+
+
+# How Sail reports a metastore connection dropped under it (seen with tables created side by side).
+_METASTORE_TRANSIENT = ("transport error", "dial plan exhausted")
+
+
+def retry_metastore(call, attempts: int = 3, pause_seconds: float = 0.2):
+    """``call()``, again while it fails with a dropped metastore connection (``attempts`` in all): only for
+    idempotent statements (IF NOT EXISTS, a listing). Any other error, or the last attempt's, is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts or not any(mark in str(exc) for mark in _METASTORE_TRANSIENT):
+                raise
+            time.sleep(pause_seconds * attempt)
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> str:
@@ -215,10 +233,9 @@ def _create_if_missing(spark: SparkSession, state: CatalogState, spec: TableSpec
         # A registration lost with the metastore finds its data again at the location: only a table created
         # over nothing is known to be empty.
         empty = not _is_delta_table(location)
-        spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
-            f"LOCATION '{_sql_str(location)}'"
-        )
+        statement = (f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns}) USING delta{partition}{comment} "
+                     f"LOCATION '{_sql_str(location)}'")
+        retry_metastore(lambda: spark.sql(statement))
         state.note_created(spec.database, spec.table, empty)
 
 
@@ -376,11 +393,6 @@ def lake_tables(spark: SparkSession, cfg: Settings) -> list[str]:
                   for table in db.iterdir() if (table / "_delta_log").is_dir())
 
 
-def all_tables(spark: SparkSession, databases: tuple[str, ...] = ("bronze", "silver", "gold", "ops")) -> list[str]:
-    names = []
+def all_tables(spark: SparkSession, databases: tuple[str, ...] = LAYERS) -> list[str]:
     existing = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
-    for db in databases:
-        if db in existing:
-            names += [f"{db}.{r['tableName']}" for r in spark.sql(f"SHOW TABLES IN {db}").collect()
-                      if not r["isTemporary"]]
-    return sorted(names)
+    return sorted(f"{db}.{table}" for db in databases if db in existing for table in _tables_in(spark, db))

@@ -152,6 +152,35 @@ def test_side_by_side_finishes_every_call_then_raises_the_first_error():
     assert finished == ["slow"]
 
 
+# What Sail said when a metastore connection dropped under tables created side by side (a CI run, 2026-12-07).
+DROPPED = ("Failed to fetch HMS table 'gold.dim_product': transport error: wait a idle connection error: "
+           "RecvError(()), dial plan exhausted")
+
+
+def test_catalog_statements_are_retried_when_the_metastore_connection_drops():
+    from qlake.catalog import retry_metastore
+
+    calls = []
+
+    def flaky(failures: int, message: str = DROPPED):
+        def call():
+            calls.append(1)
+            if len(calls) <= failures:
+                raise RuntimeError(message)
+            return "created"
+        return call
+
+    assert retry_metastore(flaky(2), pause_seconds=0) == "created" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(RuntimeError, match="dial plan exhausted"):
+        retry_metastore(flaky(3), pause_seconds=0)
+    assert len(calls) == 3  # three attempts, then the error as it came
+    calls.clear()
+    with pytest.raises(RuntimeError, match="TABLE_OR_VIEW_NOT_FOUND"):
+        retry_metastore(flaky(1, "[TABLE_OR_VIEW_NOT_FOUND] gold.nope"), pause_seconds=0)
+    assert len(calls) == 1  # any other error is not retried
+
+
 def test_pipeline_jobs_refuse_to_run_under_another(cfg):
     from qlake import runlog
 
