@@ -11,6 +11,8 @@ import dataclasses
 import json
 import os
 import sys
+import threading
+import time
 
 from pyspark.sql import SparkSession
 
@@ -47,17 +49,30 @@ def serve(requests, send) -> None:
             send({"id": request["id"], "error": said})
 
 
+def _exit_with(parent: int) -> None:
+    """End this process as soon as the run's process is gone (a SIGKILLed run sends no goodbye)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main() -> None:
     # Replies go to the pipe the run reads; whatever GX, the client or a native library prints goes to stderr.
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="qlake-gx-parent", daemon=True).start()
 
     def send(reply: dict) -> None:
         replies.write(json.dumps(reply, default=jsonable) + "\n")
         replies.flush()
 
-    serve(sys.stdin, send)
+    try:
+        serve(sys.stdin, send)
+    finally:
+        # Without the interpreter's teardown: it would stop the Connect sessions, and a run's engine is gone by
+        # now (measured: the client retried against it for minutes). Every reply was flushed when sent.
+        os._exit(0)
 
 
 if __name__ == "__main__":

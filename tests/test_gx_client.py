@@ -65,3 +65,25 @@ def test_a_batch_the_worker_cannot_read_fails_the_run_with_what_was_wrong(cfg, t
     with pytest.raises(RuntimeError, match=r"Great Expectations could not validate the run's batches: "
                                            r"silver.branches: rule branch_id_parses could not be checked: .*_delta_log"):
         validation.finish()
+
+
+def test_the_worker_ends_with_the_process_that_started_it(tmp_path):
+    """A run killed (SIGKILL) or ended at once (os._exit, as the CLI does) leaves no worker behind."""
+    import subprocess
+    import sys
+    import time
+
+    from qlake.services import pid_alive
+
+    starter = ("import os, sys, time; from qlake import gx_client; print(gx_client.worker()._process.pid, flush=True); "
+               "os._exit(0) if sys.argv[1] == 'exit' else time.sleep(60)")
+    for ending in ("exit", "kill"):
+        run = subprocess.Popen([sys.executable, "-c", starter, ending], stdout=subprocess.PIPE, text=True)
+        worker_pid = int(run.stdout.readline())
+        if ending == "kill":
+            run.kill()
+        run.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while pid_alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(worker_pid), f"the worker outlived a run that ended by {ending}"
