@@ -290,8 +290,9 @@ def merge(
     cfg: Settings | None = None,
     update_when_changed: list[str] | None = None,
     atomic: bool = False,
-) -> None:
+) -> tuple[int, int] | None:
     """Upsert ``df`` into the table on ``keys``: update existing keys whose tracked columns differ, insert new keys.
+    Returns (changed, new) rows of ``df`` as found before writing; None into a table this run created empty.
 
     ``update_when_changed`` (default: every non-key column) limits updates to rows that really changed, so a
     re-run of the same input writes nothing. By default a MERGE of the changed rows only, then an anti-join
@@ -304,7 +305,7 @@ def merge(
     ensure_table(spark, spec, cfg)
     if _claim_empty(spark, spec):
         conform(df, spec).write.insertInto(spec.name)
-        return
+        return None
     columns = spec.column_names
     tracked = update_when_changed if update_when_changed is not None else [c for c in columns if c not in keys]
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
@@ -327,14 +328,14 @@ def merge(
                 f"MERGE INTO {spec.name} t USING {view} s ON {on} "
                 f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
                 f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({select_cols})"))
-            return
+            return pending["changed"], pending["new"]
         changed_rows = matched.where(~is_new & F.expr(changed)).select(*[F.col(f"s.`{c}`") for c in columns])
         _sql_with(spark, changed_rows, lambda view: (
             f"MERGE INTO {spec.name} t USING {view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}"))
-    if not pending["new"]:
-        return
-    new_rows = source.join(spark.table(spec.name), on=keys, how="left_anti")
-    conform(new_rows, spec).write.insertInto(spec.name)  # a USING join puts the keys first: re-order by name
+    if pending["new"]:
+        new_rows = source.join(spark.table(spec.name), on=keys, how="left_anti")
+        conform(new_rows, spec).write.insertInto(spec.name)  # a USING join puts the keys first: re-order by name
+    return pending["changed"], pending["new"]
 
 
 def _sql_with(spark: SparkSession, df: DataFrame, statement) -> None:

@@ -222,23 +222,15 @@ def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFra
     good = batch.good()
     deduped = deduplicate(ctx, good, [KEY], f"{ctx.run_id}/{TABLE.table}_superseded")
     latest = deduped.latest
-    existing = ctx.spark.table(TABLE.name).select(KEY, F.col("_row_hash").alias("_existing_hash"))
-    counts = latest.select(KEY, "_row_hash").join(existing, on=KEY, how="left").agg(
-        F.count(F.lit(1)).alias("unique_keys"),
-        F.sum(F.col("_existing_hash").isNull().cast("int")).alias("inserted"),
-        F.sum((F.col("_existing_hash").isNotNull() & (F.col("_existing_hash") != F.col("_row_hash"))).cast("int"))
-        .alias("updated"),
-    ).first()
-
     now = F.lit(ctx.now).cast("timestamp")
     rows = latest.withColumn("_updated_at", now).withColumn("_run_id", F.lit(ctx.run_id))
     # Row counts from the Delta log's file statistics: no scan of a table that grows every hour.
     rows_before = table_stats.row_count(ctx.spark, TABLE, ctx.cfg)
-    catalog.merge(ctx.spark, rows, TABLE, keys=[KEY], cfg=ctx.cfg, update_when_changed=["_row_hash"])
+    # The MERGE counts the changed (a new _row_hash) and new keys as it looks, before writing.
+    upserted = catalog.merge(ctx.spark, rows, TABLE, keys=[KEY], cfg=ctx.cfg, update_when_changed=["_row_hash"])
     rows_after = table_stats.row_count(ctx.spark, TABLE, ctx.cfg)
 
-    acct.inserted = counts["inserted"] or 0
-    acct.updated = counts["updated"] or 0
+    acct.updated, acct.inserted = upserted or (0, latest.count())  # into a table created empty: all new
     acct.conflicting_redeliveries = deduped.changed_keys + acct.updated
     # In-batch repeats plus re-deliveries identical to what silver holds.
     acct.duplicates = good_rows - acct.inserted - acct.updated
