@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 
@@ -54,13 +53,9 @@ class RunRecord:
 
 
 def table_versions(spark: SparkSession, cfg: Settings) -> dict[str, int]:
-    versions = {}
-    for name in catalog.lake_tables(spark, cfg):
-        try:
-            versions[name] = DeltaTable(cfg.table_location(*name.split("."))).version()
-        except TableNotFoundError:
-            continue
-    return versions
+    versions = {name: storage.latest_version(cfg.table_location(*name.split(".")))
+                for name in catalog.lake_tables(spark, cfg)}
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 def row(record: RunRecord, ended_at: datetime | None, versions: dict | None = None) -> dict:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 CHUNK = 8 * 1024 * 1024
 
@@ -99,3 +101,23 @@ def read_delta(table, columns: list[str] | None = None, filter=None) -> pa.Table
     if not isinstance(table, DeltaTable):
         table = DeltaTable(str(table))
     return table.to_pyarrow_dataset().to_table(columns=columns, filter=filter, use_threads=False)
+
+
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+
+
+def latest_version(location: str) -> int | None:
+    """The table's latest Delta version (None: no table there). On a local lake, the highest commit file in its
+    log folder, by the Delta protocol's naming (a commit appears whole or not at all): a listing, where opening
+    the table replays its log (~7 ms of CPU a table; a run reads every table's version twice)."""
+    if "://" not in location:
+        try:
+            versions = [int(m.group(1)) for entry in os.scandir(Path(location, "_delta_log"))
+                        if (m := _COMMIT.match(entry.name))]
+        except FileNotFoundError:
+            return None
+        return max(versions, default=None)
+    try:  # pragma: no cover - cluster storage
+        return DeltaTable(location).version()
+    except TableNotFoundError:
+        return None

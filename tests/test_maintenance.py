@@ -33,3 +33,16 @@ def test_a_partition_past_its_files_is_compacted_and_others_are_left_alone(cfg, 
 
     assert maintenance.tidy(own, ["gold.busy", "gold.quiet"]) == []  # nothing due: no commit
     assert DeltaTable(busy).version() == 9
+
+
+def test_a_tables_latest_version_is_read_from_its_log_folder(cfg, tmp_path):
+    from qlake import storage
+
+    own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
+    table = own.table_location("gold", "versions")
+    assert storage.latest_version(table) is None  # no table there yet
+    _hours(table, 3, ["2026-12"])
+    assert storage.latest_version(table) == DeltaTable(table).version() == 2
+    DeltaTable(table).create_checkpoint()  # a checkpoint file beside the commits is not a version
+    _hours(table, 1, ["2026-12"])
+    assert storage.latest_version(table) == DeltaTable(table).version() == 3
