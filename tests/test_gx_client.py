@@ -31,6 +31,8 @@ def test_a_batch_is_validated_in_the_worker_with_each_rules_counts(batch, cfg):
     validation = _validation(cfg)
     validation.submit(batch, "silver_branches", "test-gx-worker", {"run_date": date(2026, 12, 7)},
                       table="silver.branches")
+    worker = gx_client.worker()
+    assert worker._process.pid != os.getpid()
     results = {r.rule: (r.evaluated, r.failed, r.success, r.action) for _, r in validation.finish()}
     assert results == {
         "branch_id_parses": (3, 1, False, "quarantine"),
@@ -38,8 +40,8 @@ def test_a_batch_is_validated_in_the_worker_with_each_rules_counts(batch, cfg):
         "establish_date_parses": (3, 1, False, "quarantine"),
         "branch_class_known": (3, 1, False, "warn"),
     }
-    assert gx_client.worker()._process.pid != os.getpid()
     assert validation.finish() == []  # nothing left to wait for
+    assert worker._process.poll() is not None  # stopped with its last run: idle, it would hold ~250 MB
 
 
 def test_a_worker_that_dies_fails_its_batches_and_the_next_run_starts_another(batch, cfg):
