@@ -63,8 +63,8 @@ def _batch_scratch(ctx: SilverContext, table: str) -> str:
 def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) -> tuple[int, int]:
     """The gate of a flagged batch: every rule counted by its compiled predicate in one aggregate (with the good
     and quarantined rows, returned), the run stopped on a broken ``fail`` rule before anything is written; GX
-    validates the same batch in its worker process (its results and Data Docs are stored when the run finishes, and
-    compared with these counts)."""
+    validates the same batch in its worker process (its results and Data Docs are stored when the run finishes,
+    and compared with these counts)."""
     split = {"good": F.count(F.when(~is_quarantined(), F.lit(1))),
              "quarantined": F.count(F.when(is_quarantined(), F.lit(1)))}
     counts, rows = rule_counts(flagged, ctx.validator.rules(suite), ctx.params, also=split)
