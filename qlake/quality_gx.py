@@ -71,22 +71,17 @@ class Validator:
     """A GX file context under ``$QLAKE_HOME/dq`` whose expectations store is the repo's ``expectations/``.
 
     Lazy: Great Expectations is imported (:func:`import_great_expectations`) and its context opened on the first
-    validation. Rules for the per-row predicates are read from the same suite files without GX.
+    validation. Rules for the per-row predicates are read from the same suite files without GX. Used by one
+    thread: the GX worker process validates and publishes one request at a time (:mod:`qlake.gx_worker`).
     """
 
     def __init__(self, cfg: Settings):
         self.cfg = cfg
         self._context = None
         self._unpublished: list = []
-        # One GX context, used by one thread at a time (validations of consecutive runs may overlap).
-        self.lock = threading.RLock()
 
     @property
     def context(self):
-        with self.lock:
-            return self._open_context()
-
-    def _open_context(self):
         if self._context is None:
             logging.getLogger("great_expectations").setLevel(logging.ERROR)
             gx = import_great_expectations()
@@ -153,10 +148,6 @@ class Validator:
         index path. Once per run: GX compiles its page templates on every build (~0.4 s). The pages are only
         the new results'; GX's index lists and loads every stored result, so the store keeps the latest runs
         (:mod:`qlake.gx_store`) and a build costs the same however long the lake has run."""
-        with self.lock:
-            return self._publish()
-
-    def _publish(self) -> str:
         if self._unpublished:
             started = time.time()
             site = gx_store.site_dir(self.cfg)
@@ -176,11 +167,6 @@ class Validator:
         suite back to the expectations store, i.e. rewrite the repo's JSON files on every run (and a run killed
         mid-write would leave a truncated suite). The suite is only ever read here.
         """
-        with self.lock:
-            return self._validate(df, suite_name, run_name, params, table)
-
-    def _validate(self, df: DataFrame, suite_name: str, run_name: str, params: dict | None,
-                  table: str | None) -> list[RuleResult]:
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
