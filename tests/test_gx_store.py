@@ -59,9 +59,11 @@ def test_a_store_within_its_runs_is_left_alone(tmp_path):
     assert gx_store.archive_old_results(tmp_path / "no-gx-yet", site) == 0
 
 
-def test_a_config_a_killed_run_left_half_written_is_made_again(cfg, tmp_path):
+def test_a_config_a_killed_run_left_half_written_is_made_again(spark, cfg, tmp_path):
     """GX writes its YAML config in place; a run killed mid-write must not stop every later run (it did:
-    'Error while processing DataContextConfig: _schema'). The broken file is kept aside."""
+    'Error while processing DataContextConfig: _schema'). The broken file is kept aside. ``spark``: adding GX's
+    Spark datasource takes the process's session, the Connect one as in the worker; without one GX starts a
+    classic session, and no Connect session can start in this process after it."""
     from qlake.quality_gx import Validator
 
     own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
@@ -78,7 +80,7 @@ def test_a_config_a_killed_run_left_half_written_is_made_again(cfg, tmp_path):
     assert config.stat().st_mtime_ns == mtime
 
 
-def test_a_result_is_written_whole_where_gx_reads_it(cfg, tmp_path):
+def test_a_result_is_written_whole_where_gx_reads_it(spark, cfg, tmp_path):
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
