@@ -130,10 +130,10 @@ class Ingestor:
         self._load_manifest()
 
     def _load_manifest(self) -> None:
-        rows = self.spark.table(ingested_files.TABLE.name).select(
+        rows = catalog.read(self.spark, ingested_files.TABLE).select(
             "source_path", "sha256", "status", "landing_path"
         ).collect()
-        rejected = self.spark.table(rejected_files.TABLE.name).select("source_path", "sha256").collect()
+        rejected = catalog.read(self.spark, rejected_files.TABLE).select("source_path", "sha256").collect()
         self.seen: set[tuple[str, str]] = {(r.source_path, r.sha256) for r in rows}
         self.seen |= {(r.source_path, r.sha256) for r in rejected}
         self.ingested: dict[str, str] = {r.sha256: r.landing_path for r in rows if r.status == "ingested"}
@@ -181,7 +181,7 @@ class Ingestor:
         recovered = self._committed_rows(kind, sha)
         if recovered:
             rows = recovered
-            landing = self.spark.table(kind.table.name).where(F.col("_source_sha256") == sha) \
+            landing = catalog.read(self.spark, kind.table).where(F.col("_source_sha256") == sha) \
                 .select("_source_file").first()["_source_file"]
             self._record(kind, path, source_path, sha, size, rows=rows, status="ingested", landing=landing)
             return FileOutcome(source_path, "recovered", kind.kind, rows_added=rows, landing_path=landing,

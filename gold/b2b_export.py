@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import dim_date, dim_product, dim_sales_agent, fact_sales
-from qlake import storage
+from qlake import catalog, storage
 from qlake.config import Settings
 
 HEADER = ("sales_agent_name", "product_name", "total_sold_units")
@@ -38,11 +38,11 @@ class ExportResult:
 
 
 def build(spark: SparkSession, business_date: date) -> DataFrame:
-    facts = spark.table(fact_sales.TABLE.name).where(
+    facts = catalog.read(spark, fact_sales.TABLE).where(
         (F.col("date_key") == int(business_date.strftime("%Y%m%d"))) & ~F.col("is_online")
     )
-    agents = spark.table(dim_sales_agent.TABLE.name).select("sales_agent_key", "sales_agent_name")
-    products = spark.table(dim_product.TABLE.name).select("product_key", "product_name")
+    agents = catalog.read(spark, dim_sales_agent.TABLE).select("sales_agent_key", "sales_agent_name")
+    products = catalog.read(spark, dim_product.TABLE).select("product_key", "product_name")
     return (
         facts.join(agents, on="sales_agent_key", how="inner")
         .join(products, on="product_key", how="inner")
@@ -69,5 +69,5 @@ def export(spark: SparkSession, cfg: Settings, business_date: date) -> ExportRes
 
 
 def dates_with_sales(spark: SparkSession, start: date, end: date) -> list[date]:
-    keys = spark.table(dim_date.TABLE.name).where(F.col("date").between(start, end)).select("date").collect()
+    keys = catalog.read(spark, dim_date.TABLE).where(F.col("date").between(start, end)).select("date").collect()
     return sorted(r["date"] for r in keys)

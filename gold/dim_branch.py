@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold._members import NOT_APPLICABLE, with_not_applicable
+from qlake import catalog
 from qlake.catalog import columns_from
 from qlake.tables import Table
 from silver import branches
@@ -24,7 +25,7 @@ __all__ = ["NOT_APPLICABLE", "TABLE", "build"]
 
 
 def build(spark: SparkSession) -> DataFrame:
-    versions = spark.table(branches.TABLE.name).select(
+    versions = catalog.read(spark, branches.TABLE).select(
         F.col("branch_sk").alias("branch_key"), "branch_id", "location", "establish_date", "class",
         "valid_from", "valid_to", "is_current",
     )

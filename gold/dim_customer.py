@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from qlake import catalog
 from qlake.catalog import columns_from
 from qlake.tables import Table
 from silver import customers
@@ -23,7 +24,7 @@ TABLE = Table(
 
 def build(spark: SparkSession, since=None) -> DataFrame:
     """All versions, or with ``since`` (a timestamp) only those silver wrote after it (opened or closed)."""
-    rows = spark.table(customers.TABLE.name)
+    rows = catalog.read(spark, customers.TABLE)
     if since is not None:
         rows = rows.where(F.col("_updated_at") > F.lit(since).cast("timestamp"))
     return rows.select(

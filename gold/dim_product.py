@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from qlake import catalog
 from qlake.catalog import columns_from
 from qlake.tables import Table
 from silver import products
@@ -22,6 +23,6 @@ TABLE = Table(
 
 
 def build(spark: SparkSession) -> DataFrame:
-    return spark.table(products.TABLE.name).select(
+    return catalog.read(spark, products.TABLE).select(
         F.col("product_id").alias("product_key"), "product_id", "product_name", "product_category", "list_price"
     )

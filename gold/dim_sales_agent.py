@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold._members import NOT_APPLICABLE, with_not_applicable
+from qlake import catalog
 from qlake.catalog import columns_from
 from qlake.tables import Table
 from silver import sales_agents
@@ -24,7 +25,7 @@ __all__ = ["NOT_APPLICABLE", "TABLE", "build"]
 
 
 def build(spark: SparkSession) -> DataFrame:
-    versions = spark.table(sales_agents.TABLE.name).select(
+    versions = catalog.read(spark, sales_agents.TABLE).select(
         F.col("sales_agent_sk").alias("sales_agent_key"), "sales_agent_id", F.col("name").alias("sales_agent_name"),
         "hire_date", "valid_from", "valid_to", "is_current",
     )

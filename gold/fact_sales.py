@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import dim_branch, dim_customer, dim_date, dim_offer, dim_sales_agent
+from qlake import catalog
 from qlake.catalog import columns_from, lineage
 from qlake.tables import Table
 
@@ -59,11 +60,11 @@ def build(spark: SparkSession, sales: DataFrame) -> DataFrame:
     """Fact rows for a batch of silver sales."""
     # Dimension versions are by delivery time, so the sale's own delivery time picks the version.
     sale_ts = F.col("_ingested_at")
-    branches = spark.table(dim_branch.TABLE.name).where(F.col("branch_key") != dim_branch.NOT_APPLICABLE)
-    agents = spark.table(dim_sales_agent.TABLE.name).where(
+    branches = catalog.read(spark, dim_branch.TABLE).where(F.col("branch_key") != dim_branch.NOT_APPLICABLE)
+    agents = catalog.read(spark, dim_sales_agent.TABLE).where(
         F.col("sales_agent_key") != dim_sales_agent.NOT_APPLICABLE
     )
-    customers = spark.table(dim_customer.TABLE.name)
+    customers = catalog.read(spark, dim_customer.TABLE)
     keyed = _version_on(sales, branches, "branch_id", "branch_key", sale_ts)
     keyed = _version_on(keyed, agents, "sales_agent_id", "sales_agent_key", sale_ts)
     keyed = _version_on(keyed, customers, "customer_id", "customer_key", sale_ts)

@@ -79,7 +79,7 @@ def _replace_if_changed(spark: SparkSession, cfg: Settings, module) -> str | Non
         return _replace(spark, cfg, module)
     fresh = catalog.conform(module.build(spark), module.TABLE)
     rows = fresh.collect()
-    if Counter(map(tuple, rows)) == Counter(map(tuple, spark.table(module.TABLE.name).collect())):
+    if Counter(map(tuple, rows)) == Counter(map(tuple, catalog.read(spark, module.TABLE).collect())):
         return None
     catalog.overwrite(spark, spark.createDataFrame(rows, fresh.schema), module.TABLE, cfg)
     return module.TABLE.name
@@ -107,7 +107,7 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
     catalog.ensure_table(spark, sales_transactions.TABLE, cfg)  # gold before silver's first run reads no sales
     markers = ops.consumed_markers(spark, cfg, fact_sales.TABLE.name, SILVER_SALES)
     watermark = max(markers) if markers else None
-    sales = spark.table(SILVER_SALES)
+    sales = catalog.read(spark, sales_transactions.TABLE, cfg)
     if watermark:
         sales = sales.where(F.col("_updated_at") > F.lit(watermark).cast("timestamp"))
     new_watermark = sales.agg(F.max("_updated_at").alias("w"), F.count(F.lit(1)).alias("n")).first()

@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import dim_offer, dim_product, fact_sales
+from qlake import catalog
 from qlake.catalog import columns_from, lineage
 from qlake.tables import Table
 
@@ -32,7 +33,7 @@ TABLE = Table(
 
 
 def build(spark: SparkSession) -> DataFrame:
-    redeemed = spark.table(fact_sales.TABLE.name).where(F.col("offer_key") != dim_offer.NO_OFFER)
+    redeemed = catalog.read(spark, fact_sales.TABLE).where(F.col("offer_key") != dim_offer.NO_OFFER)
     # One pass over the fact: per (offer, product) and rolled up per offer (scope ALL); the roll-up's grand
     # total (no offer) is not a row of this table.
     both = redeemed.rollup("offer_key", "product_key").agg(
@@ -47,8 +48,8 @@ def build(spark: SparkSession) -> DataFrame:
         F.when(F.col("_is_all_products") == 1, F.lit("ALL")).otherwise(F.col("product_key").cast("string")),
     )
     in_scope = Window.partitionBy("scope").orderBy(F.col("redemptions").desc())
-    offers = spark.table(dim_offer.TABLE.name).select("offer_key", "offer_name")
-    products = spark.table(dim_product.TABLE.name).select("product_key", "product_name")
+    offers = catalog.read(spark, dim_offer.TABLE).select("offer_key", "offer_name")
+    products = catalog.read(spark, dim_product.TABLE).select("product_key", "product_name")
     return (
         both.join(offers, on="offer_key", how="left")
         .join(products, on="product_key", how="left")

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import fact_sales
+from qlake import catalog
 from qlake.catalog import columns_from
 from qlake.tables import Table
 
@@ -26,7 +27,7 @@ TABLE = Table(
 
 
 def build(spark: SparkSession) -> DataFrame:
-    online = spark.table(fact_sales.TABLE.name).where(F.col("is_online"))
+    online = catalog.read(spark, fact_sales.TABLE).where(F.col("is_online"))
     per_city = online.groupBy("shipping_city", "shipping_state").agg(
         F.sum("total_paid_price_after_discount").cast("decimal(18,2)").alias("online_revenue"),
         F.count(F.lit(1)).alias("orders"),

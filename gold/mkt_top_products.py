@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gold import dim_product, fact_sales
+from qlake import catalog
 from qlake.catalog import columns_from, lineage
 from qlake.tables import Table
 
@@ -29,7 +30,7 @@ TABLE = Table(
 
 
 def build(spark: SparkSession) -> DataFrame:
-    facts = spark.table(fact_sales.TABLE.name)
+    facts = catalog.read(spark, fact_sales.TABLE)
     # One pass over the fact: per (product, month) and rolled up per product; the roll-up's grand total
     # (no product) is not a row of this table.
     totals = facts.rollup("product_key", "transaction_month").agg(
@@ -40,7 +41,7 @@ def build(spark: SparkSession) -> DataFrame:
         F.grouping("transaction_month").alias("_is_all_months"),
     ).where(F.col("_is_grand_total") == 0)
     period = F.when(F.col("_is_all_months") == 1, F.lit("ALL")).otherwise(F.col("transaction_month"))
-    products = spark.table(dim_product.TABLE.name)
+    products = catalog.read(spark, dim_product.TABLE)
     return totals.join(products, on="product_key", how="left").withColumn("period", period).select(
         "period",
         F.col("product_key").alias("product_id"),

@@ -9,6 +9,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from gold import mkt_offer_redemptions, mkt_online_sales_by_city, mkt_top_products
+from qlake import catalog
 from qlake.config import Settings
 
 
@@ -24,21 +25,21 @@ class Report:
 
 def marketing(spark: SparkSession, top: int = 10) -> list[Report]:
     products = (
-        spark.table(mkt_top_products.TABLE.name).where(F.col("period") == "ALL")
+        catalog.read(spark, mkt_top_products.TABLE).where(F.col("period") == "ALL")
         .orderBy(F.col("rank_by_units"), F.col("revenue").desc()).limit(top)
         .select("rank_by_units", "product_id", "product_name", "units", "revenue").collect()
     )
     offers = (
-        spark.table(mkt_offer_redemptions.TABLE.name).where(F.col("scope") == "ALL").orderBy("rank_in_scope", "offer_key")
+        catalog.read(spark, mkt_offer_redemptions.TABLE).where(F.col("scope") == "ALL").orderBy("rank_in_scope", "offer_key")
         .select("rank_in_scope", "offer_name", "redemptions", "units", "discount_given").collect()
     )
     per_product = (
-        spark.table(mkt_offer_redemptions.TABLE.name).where((F.col("scope") != "ALL") & (F.col("rank_in_scope") == 1))
+        catalog.read(spark, mkt_offer_redemptions.TABLE).where((F.col("scope") != "ALL") & (F.col("rank_in_scope") == 1))
         .orderBy(F.col("redemptions").desc(), F.col("product_id")).limit(top)
         .select("product_id", "product_name", "offer_name", "redemptions").collect()
     )
     cities = (
-        spark.table(mkt_online_sales_by_city.TABLE.name).orderBy("rank_lowest_revenue", "shipping_city").limit(top)
+        catalog.read(spark, mkt_online_sales_by_city.TABLE).orderBy("rank_lowest_revenue", "shipping_city").limit(top)
         .select("rank_lowest_revenue", "shipping_city", "shipping_state", "online_revenue", "orders").collect()
     )
     return [

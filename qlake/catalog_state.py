@@ -32,6 +32,8 @@ class CatalogState:
         self.listed: dict[str, set[str]] = {}
         # (table, location) already ensured: a metastore round trip costs ~0.1 s per call
         self.ensured: set[tuple[str, str]] = set()
+        # table -> the location it was ensured at: where this session reads and writes it
+        self.locations: dict[str, str] = {}
         # tables created over a location that held no Delta table, and not written since. Writers of one table
         # never run side by side (the jobs hold locks), so "created empty here" stays true until this session
         # writes.
@@ -70,6 +72,7 @@ class CatalogState:
         database, table = name.split(".")
         with self.lock:
             self.ensured = {key for key in self.ensured if key[0] != name}
+            self.locations.pop(name, None)
             self.created_empty.discard(name)
             self.listed.get(database, set()).discard(table)
 

@@ -51,7 +51,7 @@ class NoResults(LookupError):
 def run_results(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> tuple[str, list]:
     """``(run_id, rows)``: the per-rule results of a silver run (default: the latest), failures first."""
     catalog.ensure_table(spark, ops.DQ_RESULTS, cfg)
-    results = spark.table(ops.DQ_RESULTS.name)
+    results = catalog.read(spark, ops.DQ_RESULTS)
     if not run_id:
         run_id = results.agg(F.max_by("run_id", "checked_at").alias("r")).first()["r"]
         if run_id is None:

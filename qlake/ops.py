@@ -53,7 +53,7 @@ def utcnow() -> datetime:
 def consumed_markers(spark: SparkSession, cfg: Settings, consumer: str, source: str) -> set[str]:
     catalog.ensure_table(spark, PIPELINE_STATE, cfg)
     rows = (
-        spark.table(PIPELINE_STATE.name)
+        catalog.read(spark, PIPELINE_STATE)
         .where((F.col("consumer") == consumer) & (F.col("source") == source))
         .select("marker")
         .distinct()
@@ -67,7 +67,7 @@ def consumed_markers_by_consumer(spark: SparkSession, cfg: Settings, prefix: str
     for a job whose tables each ask :func:`consumed_markers`."""
     catalog.ensure_table(spark, PIPELINE_STATE, cfg)
     rows = (
-        spark.table(PIPELINE_STATE.name)
+        catalog.read(spark, PIPELINE_STATE)
         .where(F.col("consumer").startswith(prefix))
         .select("consumer", "source", "marker")
         .distinct()

@@ -8,6 +8,7 @@ from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from qlake import catalog
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 
@@ -36,7 +37,7 @@ def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column:
             return exact
     elif actions.num_rows == 0:
         return 0
-    return spark.table(spec.name).where(F.col(column) == value).count()
+    return catalog.read(spark, spec, cfg).where(F.col(column) == value).count()
 
 
 def row_count(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> int:
@@ -45,8 +46,8 @@ def row_count(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None)
     try:
         actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
     except Exception:  # noqa: BLE001 - e.g. a storage scheme this deltalake build lacks: the engine can count
-        return spark.table(spec.name).count()
+        return catalog.read(spark, spec, cfg).count()
     counts = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else [None]
     if None in counts and actions.num_rows:
-        return spark.table(spec.name).count()
+        return catalog.read(spark, spec, cfg).count()
     return sum(counts) if actions.num_rows else 0

@@ -47,7 +47,7 @@ def stage_dimension(ctx: SilverContext, dim: Scd2Dimension, staged_of) -> Flagge
 def known_keys(ctx: SilverContext, dim: Scd2Dimension, batch: FlaggedBatch) -> dict:
     """Every key ``dim`` will hold after this run, with the delivery group from which on it holds it: 0 for a
     stored key, else the first group with a row of it that is not quarantined (1 in a run of one group)."""
-    keys = ctx.spark.table(dim.spec.name).select(dim.key, F.lit(0).alias("_group"))
+    keys = catalog.read(ctx.spark, dim.spec).select(dim.key, F.lit(0).alias("_group"))
     if batch.flagged is not None:
         keys = keys.unionByName(batch.good().select(dim.key, ctx.delivery_group().alias("_group")))
     return {r[0]: r[1] for r in keys.groupBy(dim.key).agg(F.min("_group")).collect() if r[0] is not None}

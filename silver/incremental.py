@@ -39,7 +39,7 @@ def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> New
     done = _consumed(ctx).get((consumer, bronze.name), set())
     todo = {sha: rows for sha, rows in _ingested_files(ctx).get(bronze.table, {}).items()
             if sha not in done and sha not in ctx.held_back}
-    df = ctx.spark.table(bronze.name).where(F.col("_source_sha256").isin(list(todo) or ["-"]))
+    df = catalog.read(ctx.spark, bronze).where(F.col("_source_sha256").isin(list(todo) or ["-"]))
     return NewRows(df, todo)
 
 
@@ -48,7 +48,7 @@ def _ingested_files(ctx: SilverContext) -> dict[str, dict[str, int]]:
     if ctx.ingested_files is None:
         catalog.ensure_table(ctx.spark, ingested_files.TABLE, ctx.cfg)
         files: dict[str, dict[str, int]] = {}
-        for r in (ctx.spark.table(ingested_files.TABLE.name).where(F.col("status") == "ingested")
+        for r in (catalog.read(ctx.spark, ingested_files.TABLE).where(F.col("status") == "ingested")
                   .select("file_kind", "sha256", "rows_added").collect()):
             files.setdefault(r["file_kind"], {})[r["sha256"]] = r["rows_added"]
         ctx.ingested_files = files

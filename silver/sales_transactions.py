@@ -184,7 +184,7 @@ def fill_missing_cities(ctx: SilverContext, df: DataFrame) -> DataFrame:
 def _stored_cities(ctx: SilverContext, batch: DataFrame, zip_codes: list[str]) -> list:
     """Silver's (postal code, state, city, rows) of these postal codes; in a backfill pass also the rows it does
     not replace (their sale is not in the batch), which every group finds stored."""
-    stored = ctx.spark.table(TABLE.name).where(
+    stored = catalog.read(ctx.spark, TABLE).where(
         F.col("shipping_postal_code").isin(zip_codes) & F.col("shipping_city").isNotNull())
     counts = [F.count(F.lit(1)).alias("n")]
     if ctx.combined:

@@ -58,7 +58,7 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
     closes the old current row and inserts the new ones, so the cost follows the batch, not the history.
     """
     extra = extra or []
-    current = ctx.spark.table(spec.name).where(F.col("is_current")).join(
+    current = catalog.read(ctx.spark, spec).where(F.col("is_current")).join(
         delivered.select(key).distinct(), on=key, how="left_semi"
     )
     observations = current.select(
@@ -76,7 +76,7 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
     scratch = f"{ctx.run_id}/{spec.table}_versions"
     ctx.scratch.append(scratch)
     rows = catalog.materialize(ctx.spark, rows, ctx.cfg, scratch)
-    new_rows = rows.join(ctx.spark.table(spec.name).select(surrogate_key), on=surrogate_key, how="left_anti")
+    new_rows = rows.join(catalog.read(ctx.spark, spec).select(surrogate_key), on=surrogate_key, how="left_anti")
     new_versions = new_rows.count()
     closed = rows.where(~F.col("is_current")).join(
         current.select(surrogate_key), on=surrogate_key, how="left_semi"
