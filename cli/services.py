@@ -1,4 +1,5 @@
-"""`qlake services ...` (the local Hive metastore and broker) and `qlake serve` (HiveServer2)."""
+"""`qlake services ...` (the local Hive metastore, broker and Great Expectations worker) and `qlake serve`
+(HiveServer2)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from qlake.config import settings
 
 @click.group("services")
 def services_group() -> None:
-    """Start, stop and inspect the local services (Hive metastore, Kafka-protocol broker)."""
+    """Start, stop and inspect the local services (Hive metastore, Kafka-protocol broker, GX worker)."""
 
 
 @services_group.command("up")
@@ -36,12 +37,12 @@ def services_down() -> None:
 @services_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def services_status(as_json: bool) -> None:
-    """Show each service's PID, port and log file."""
+    """Show each service's PID, port (the GX worker's: its socket) and log file."""
     rows = services.status(settings())
     if as_json:
         click.echo(json.dumps(rows))
         return
-    print_rows(["service", "pid", "port", "listening", "log"], [list(r.values()) for r in rows])
+    print_rows(["service", "pid", "port / socket", "listening", "log"], [list(r.values()) for r in rows])
 
 
 @click.command("serve")

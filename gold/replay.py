@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from gold import job as gold_job
-from qlake import catalog, ops
+from qlake import catalog, ops, scratch
 from qlake.config import Settings
 from silver import job as silver_job
 
@@ -42,7 +42,7 @@ def replay(spark: SparkSession, cfg: Settings, tables: list[str] | None = None) 
     run_id = ops.new_run_id("replay")
     layers = [t for t in catalog.all_tables(spark) if t.split(".")[0] in ("silver", "gold")]
     compared = [t for t in layers if not tables or t in tables]
-    snapshots = {t: catalog.materialize(spark, _stable(spark.table(t)), cfg, f"{run_id}/{t}") for t in compared}
+    snapshots = {t: scratch.materialize(spark, _stable(spark.table(t)), cfg, f"{run_id}/{t}") for t in compared}
 
     for table in layers:
         catalog.drop_table(spark, cfg, table)
@@ -62,5 +62,5 @@ def replay(spark: SparkSession, cfg: Settings, tables: list[str] | None = None) 
             continue
         diffs.append(TableDiff(table, before.count(), after.count(), before.exceptAll(after).count(),
                                after.exceptAll(before).count()))
-    catalog.drop_scratch(cfg, run_id)
+    scratch.drop(cfg, run_id)
     return diffs

@@ -112,15 +112,15 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
     alone), and gold is built once at the end from all the new silver rows. Gold reads silver past its watermark
     and upserts by key, so one build over 24 hours of silver gives the tables 24 builds would
     (tests/test_hourly_runs.py and tests/test_backfill.py prove it). Great Expectations validates each silver
-    run's batches in its own process meanwhile (:mod:`qlake.gx_client`); the run waits for it (and stores its
-    results) after gold and the tidy, so GX's import, validations and Data Docs overlap with the writes.
+    run's batches in its resident process meanwhile (:mod:`qlake.gx_client`); the run waits for it (and stores
+    its results) after gold and the tidy, so GX's validations and Data Docs overlap with the writes.
     One run at a time: if another process runs it, this one is recorded as skipped and does nothing.
     """
     groups = (delivery.delivery_groups(incoming) if incoming else []) or [None]
     validator = Validator(cfg)
 
     def warm_up() -> None:  # what the run will need, on a thread and a process of their own while it starts
-        gx_client.worker()
+        gx_client.start_ahead(cfg)
         catalog.list_ahead(session)
 
     with exclusive_run(session, cfg, "hourly", echo, on_acquired=warm_up) as record:
@@ -180,7 +180,7 @@ def run_hourly(cfg: Settings, incoming: str | None, echo: Echo) -> int:
     if idle:
         echo(idle)
         return 0
-    gx_client.worker()  # GX's process starts importing now, while the engine starts
+    gx_client.start_ahead(cfg)  # a worker not yet running starts (and imports GX) while the engine starts
     with phase("engine start"):
         session = spark.session(cfg)
     return hourly(session, cfg, incoming, echo)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -25,12 +24,12 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from qlake import storage
 from qlake.catalog_state import CatalogState
 from qlake.config import LAYERS, Settings, settings as load_settings
 from qlake.spark import side_by_side
@@ -378,38 +377,10 @@ def _sql_with(spark: SparkSession, df: DataFrame, statement) -> None:
         spark.catalog.dropTempView(view)
 
 
-def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str,
-                partition_by: list[str] | None = None) -> DataFrame:
-    """Write an intermediate result once to a scratch Delta folder and read it back.
-
-    For a batch that many queries read (GX computes dozens of metrics), so the engine does not recompute the
-    whole staging plan from bronze for each; Sail has no persist(). Scratch folders are per name: the caller
-    passes a run-unique name and removes it with :func:`drop_scratch`.
-    """
-    path = cfg.path("scratch", name)
-    writer = df.write.format("delta").mode("overwrite")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    writer.save(path)
-    return spark.read.format("delta").load(path)
-
-
-def _remove_dir(cfg: Settings, path: str) -> None:
-    if cfg.is_local:
-        shutil.rmtree(path, ignore_errors=True)
-    else:  # pragma: no cover - cluster storage
-        fs, inner = pafs.FileSystem.from_uri(path)
-        fs.delete_dir_contents(inner, missing_dir_ok=True)
-
-
-def drop_scratch(cfg: Settings, name: str) -> None:
-    _remove_dir(cfg, cfg.path("scratch", name))
-
-
 def drop_table(spark: SparkSession, cfg: Settings, name: str) -> None:
     """Unregister the table and delete its Delta folder (rebuilds and tests; there is no undo)."""
     spark.sql(f"DROP TABLE IF EXISTS {name}")
-    _remove_dir(cfg, cfg.table_location(*name.split(".")))
+    storage.remove_dir(cfg.table_location(*name.split(".")))
     CatalogState.dropped(name)
 
 

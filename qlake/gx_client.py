@@ -1,38 +1,40 @@
-"""Great Expectations in a process of its own (:mod:`qlake.gx_worker`), seen from the run: its batches are
-submitted as they are gated and their results collected at the run's end.
+"""Great Expectations in a resident process of its own (:mod:`qlake.gx_worker`), seen from the run: its batches
+are submitted as they are gated and their results collected at the run's end.
 
 GX is pure Python: ~1.8 s of CPU to import, then ~0.8 s an hour to validate and render Data Docs. On a thread of
-the run's process it held the interpreter lock against the run's own Python (building plans, reading replies):
-a 2,000-row hour took 5.6-5.8 s with it and 3.4-3.9 s with GX left out. In a process of its own it runs beside
-the run: 4.2-4.6 s (measured 2026-12-07 on the same 2-core lake).
+the run's process it held the interpreter lock against the run's own Python (a 2,000-row hour took 5.6-5.8 s with
+it, 3.4-3.9 s with GX left out); in a worker process started by each run, the run still waited for its import at
+the end (measured 2026-12-07 on the same 2-core lake). So the worker stays:
 
-- :class:`BackgroundValidation` (the run's side) submits each flagged batch as the Delta path it was
-  materialized to; :meth:`~BackgroundValidation.finish` waits for the batches' results, then for Data Docs.
-- The worker (``python -m qlake.gx_worker``) imports GX as soon as it starts, connects to the run's engine
-  (the same Spark Connect server: embedded Sail's port, or ``QLAKE_SPARK_REMOTE``) on its first batch, and
-  validates with :class:`qlake.quality_gx.Validator`, a fresh GX context per run, as the run did in-process.
-- One worker per process at a time, shared by the runs open in it (a backfill's passes) and stopped when the
-  last of them has finished: idle, it held ~250 MB, which a process's next stage (gold, after a 550,000-row
-  silver run in bench/) added to its peak. Requests and replies are JSON lines on the worker's stdin and
-  stdout; if it dies, every pending batch fails with its last words, and the next run starts another.
+- :class:`GxWorker` is one of qlake's services (`qlake services up/down/status`), listening on a Unix socket in
+  the lake's ``run/`` folder. A run starts it if it is not running, as it does the metastore, and it stays
+  for the next runs (~250 MB idle, counted apart from the runs' memory like the metastore's). A worker of other
+  code than the run's (an upgrade, another checkout on the same lake) is replaced.
+- :class:`BackgroundValidation` (the run's side) holds one connection for the run: it submits each flagged batch
+  as the Delta path it was materialized to; :meth:`~BackgroundValidation.finish` waits for the batches' results,
+  then for Data Docs. The worker reads the batches through the run's own engine (the same Spark Connect server:
+  embedded Sail's port, or ``QLAKE_SPARK_REMOTE``) with a fresh GX context per run, as the run did in-process.
+- If the worker dies, every pending batch fails with its last words (its log's last line), and the next run
+  starts another.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
-import subprocess
+import socket
 import sys
+import tempfile
 import threading
-import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 from qlake.config import Settings
 from qlake.quality import RuleResult
+from qlake.services import Service, log_tail
 
 
 def jsonable(value):
@@ -44,36 +46,118 @@ class WorkerError(RuntimeError):
     """The worker could not do what it was asked (its message says why)."""
 
 
-class _Worker:
-    """The parent's handle on the worker process: requests out, replies matched to them by id."""
+def code_version() -> str:
+    """Which code a process runs: its interpreter and the qlake package's files (name, size, modification time)."""
+    digest = hashlib.sha1(sys.executable.encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        stat = source.stat()
+        digest.update(f"{source.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]
 
-    def __init__(self):
-        env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen([sys.executable, "-m", "qlake.gx_worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                                         encoding="utf-8")
+
+def socket_path(cfg: Settings) -> str:
+    """The worker's socket: in the lake's ``run/`` folder, unless that path is past AF_UNIX's 107 bytes (then a
+    folder of this user's own under the temp dir, named after it)."""
+    path = str(Path(cfg.run_dir, "gx-worker.sock"))
+    if len(path.encode()) <= 100:
+        return path
+    short = Path(tempfile.gettempdir(), f"qlake-{os.getuid()}")
+    short.mkdir(mode=0o700, exist_ok=True)
+    return str(short / f"gx-{hashlib.sha1(path.encode()).hexdigest()[:12]}.sock")
+
+
+def _connect(path: str) -> socket.socket | None:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(path)
+    except OSError:
+        connection.close()
+        return None
+    return connection
+
+
+class GxWorker(Service):
+    """The resident worker as a service: its address is its socket, not a port."""
+
+    startup_timeout = 60.0
+
+    def __init__(self, settings: Settings):
+        super().__init__("gx-worker", 0, settings)
+        self.socket = socket_path(settings)
+
+    @property
+    def address(self) -> str:
+        return self.socket
+
+    def listening(self) -> bool:
+        connection = _connect(self.socket)
+        if connection is None:
+            return False
+        connection.close()
+        return True
+
+    def signature(self) -> str:
+        return self.socket
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "qlake.gx_worker", self.socket]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+
+
+_start_lock = threading.Lock()  # one start at a time in this process (a run starts it early, on a thread)
+
+
+def ensure_worker(cfg: Settings) -> GxWorker:
+    """The lake's worker, started if it is not running (it imports GX as it starts)."""
+    worker = GxWorker(cfg)
+    with _start_lock:
+        if not worker.running():
+            print(worker.up(), file=sys.stderr)
+    return worker
+
+
+def start_ahead(cfg: Settings) -> None:
+    """Have the worker running by the time the run's first batch is gated: when it is not (the first run on a
+    machine, or after an upgrade) it starts on a thread while the engine starts. A failure to start is left for
+    the run's first :meth:`BackgroundValidation.start` to meet and report."""
+    def start() -> None:
+        try:
+            ensure_worker(cfg)
+        except Exception:  # noqa: BLE001 - reported where the run connects
+            pass
+
+    threading.Thread(target=start, name="qlake-gx-start", daemon=True).start()
+
+
+class _Connection:
+    """A run's connection to the worker: requests out, replies matched to them by id."""
+
+    def __init__(self, worker: GxWorker, connection: socket.socket):
+        self._worker = worker
+        self._socket = connection
+        self._out = connection.makefile("w", encoding="utf-8")
         self._ids = itertools.count(1)
         self._replies: dict[int, dict] = {}
         self._done = threading.Condition()
         self._write = threading.Lock()
-        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self.alive = True
         threading.Thread(target=self._read_replies, name="qlake-gx-replies", daemon=True).start()
-        threading.Thread(target=self._read_stderr, name="qlake-gx-stderr", daemon=True).start()
 
     def request(self, op: str, **payload) -> int:
         request_id = next(self._ids)
         line = json.dumps({"id": request_id, "op": op, **payload}, default=jsonable)
         try:
             with self._write:
-                self._process.stdin.write(line + "\n")
-                self._process.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            self._exited()
+                self._out.write(line + "\n")
+                self._out.flush()
+        except (OSError, ValueError):
+            self._lost()
         return request_id
 
     def reply(self, request_id: int) -> dict:
-        """The reply to a request: waits for it (or for the worker's end)."""
+        """The reply to a request: waits for it (or for the connection's end)."""
         with self._done:
             self._done.wait_for(lambda: request_id in self._replies or not self.alive)
             if request_id in self._replies:
@@ -81,131 +165,111 @@ class _Worker:
         raise WorkerError(self.last_words())
 
     def last_words(self) -> str:
-        lines = [line for line in self._stderr if line.strip()]
+        lines = [line for line in log_tail(self._worker.log_file, 40).splitlines() if line.strip()]
         said = lines[-1].strip() if lines else "no output"
-        return f"the Great Expectations worker exited (code {self._process.poll()}): {said}"
+        return f"the Great Expectations worker exited: {said}"
 
     def close(self) -> None:
-        """Stop the worker now: a run waits for all it asked (results and Data Docs), so nothing awaited is lost;
-        a worker still importing GX (a run that had no batch for it) is not waited for."""
         with self._write:
-            try:
-                self._process.stdin.close()
-            except OSError:
-                pass
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            for closing in (self._out.close, lambda: self._socket.shutdown(socket.SHUT_RDWR), self._socket.close):
+                try:
+                    closing()
+                except OSError:
+                    pass
 
     def _read_replies(self) -> None:
-        for line in self._process.stdout:
+        with self._socket.makefile("r", encoding="utf-8") as replies:
             try:
-                reply = json.loads(line)
-            except ValueError:  # printed while the worker's modules load, before it moves prints to stderr
-                self._stderr.append(line)
-                continue
-            with self._done:
-                self._replies[reply["id"]] = reply
-                self._done.notify_all()
-        self._process.wait()
-        self._exited()
+                for line in replies:
+                    reply = json.loads(line)
+                    with self._done:
+                        self._replies[reply["id"]] = reply
+                        self._done.notify_all()
+            except (OSError, ValueError):
+                pass
+        self._lost()
 
-    def _read_stderr(self) -> None:
-        for line in self._process.stderr:
-            self._stderr.append(line)
-
-    def _exited(self) -> None:
+    def _lost(self) -> None:
         with self._done:
             self.alive = False
             self._done.notify_all()
 
 
-_lock = threading.Lock()
-_worker: _Worker | None = None
-_open_runs = 0  # BackgroundValidations started and not finished: the worker is stopped when none is left
-
-
-def worker() -> _Worker:
-    """The process's worker, started (it begins importing GX at once) if none is alive."""
-    global _worker
-    with _lock:
-        if _worker is None or not _worker.alive:
-            _worker = _Worker()
-        return _worker
-
-
-def stop() -> None:
-    """End the worker (at the process's exit; a test may call it)."""
-    global _worker
-    with _lock:
-        if _worker is not None:
-            _worker.close()
-            _worker = None
-
-
-atexit.register(stop)
+def connect(cfg: Settings, code: str | None = None) -> _Connection:
+    """A connection to a worker running ``code`` (this process's by default), starting or replacing it as needed."""
+    code = code or code_version()
+    worker = ensure_worker(cfg)
+    for attempt in range(2):
+        connection = _connect(worker.socket)
+        if connection is not None:
+            opened = _Connection(worker, connection)
+            try:
+                if opened.reply(opened.request("hello")).get("code") == code:
+                    return opened
+            except WorkerError:
+                pass
+            opened.close()
+            if attempt == 0:
+                with _start_lock:  # a worker of other code (or one dying): replace it
+                    worker.down()
+        worker = ensure_worker(cfg)
+    raise RuntimeError(f"Great Expectations could not validate the run's batches: no worker answered at "
+                       f"{worker.socket}; see {worker.log_file}")
 
 
 class BackgroundValidation:
     """One run's batches, validated by the worker in the order they were submitted.
 
-    :meth:`start` starts the worker if needed (it imports GX while the run stages its batches); :meth:`submit`
-    queues a materialized batch (the caller keeps its Delta folder until :meth:`finish`); :meth:`close` says no
-    more will come, so the worker renders their Data Docs next while the run goes on (an hourly run builds gold
-    meanwhile); :meth:`finish` waits for every submitted batch and for Data Docs, and returns the per-rule
-    results, or raises the first error.
+    :meth:`start` connects to the worker (starting it if needed); :meth:`submit` queues a materialized batch (the
+    caller keeps its Delta folder until :meth:`finish`); :meth:`close` says no more will come, so the worker
+    renders their Data Docs next while the run goes on (an hourly run builds gold meanwhile); :meth:`finish`
+    waits for every submitted batch and for Data Docs, and returns the per-rule results, or raises the first
+    error. A finished BackgroundValidation can start again, as a new run.
     """
 
     def __init__(self, cfg: Settings, remote: str):
         self.cfg = cfg
-        self._run = uuid.uuid4().hex  # the worker's GX context for these batches (one per run, as in-process)
         self.remote = remote  # the run's Spark Connect address: the worker reads the batches through it
         self._pending: list[tuple[int, str]] = []  # (request id, table)
         self._publish: int | None = None  # the request rendering the pending batches' Data Docs
-        self._worker: _Worker | None = None  # the worker holding them (a new one, if it dies, knows none of them)
+        self._connection: _Connection | None = None
 
     def start(self) -> BackgroundValidation:
-        global _open_runs
-        if self._worker is None:
-            with _lock:
-                _open_runs += 1
-            self._worker = worker()
+        if self._connection is None:
+            self._connection = connect(self.cfg)
         return self
 
     def submit(self, path: str, suite: str, run_name: str, params: dict, table: str) -> None:
-        request_id = self.start()._worker.request("validate", run=self._run, cfg=dataclasses.asdict(self.cfg),
-                                                  remote=self.remote, path=path, suite=suite, run_name=run_name,
-                                                  params=params, table=table)
+        request_id = self.start()._connection.request("validate", cfg=dataclasses.asdict(self.cfg),
+                                                      remote=self.remote, path=path, suite=suite,
+                                                      run_name=run_name, params=params, table=table)
         self._pending.append((request_id, table))
 
     def close(self) -> None:
         """No more batches: have their Data Docs rendered as soon as they are validated."""
         if self._pending and self._publish is None:
-            self._publish = self._worker.request("publish", run=self._run, cfg=dataclasses.asdict(self.cfg))
+            self._publish = self._connection.request("publish", cfg=dataclasses.asdict(self.cfg))
 
     def finish(self) -> list[tuple[str, RuleResult]]:
         """Every submitted batch's results as (table, result), once validated and published."""
         self.close()
         pending, self._pending = self._pending, []
         publish, self._publish = self._publish, None
-        held_by, self._worker, self._run = self._worker, None, uuid.uuid4().hex
+        connection, self._connection = self._connection, None
         try:
-            return self._collect(held_by, pending, publish)
+            return self._collect(connection, pending, publish)
         finally:
-            if held_by is not None:
-                _run_finished()
+            if connection is not None:
+                connection.close()  # the worker drops the run's GX context and Connect session
 
     @staticmethod
-    def _collect(held_by: _Worker | None, pending: list[tuple[int, str]], publish: int | None):
+    def _collect(connection: _Connection | None, pending: list[tuple[int, str]], publish: int | None):
         if not pending:
             return []
         results: list[tuple[str, RuleResult]] = []
         try:
-            replies = [(table, held_by.reply(request_id)) for request_id, table in pending]
-            replies.append(("", held_by.reply(publish)))
+            replies = [(table, connection.reply(request_id)) for request_id, table in pending]
+            replies.append(("", connection.reply(publish)))
             for table, reply in replies:
                 if "error" in reply:
                     raise WorkerError(reply["error"])
@@ -213,12 +277,3 @@ class BackgroundValidation:
         except WorkerError as error:
             raise RuntimeError(f"Great Expectations could not validate the run's batches: {error}") from None
         return results
-
-
-def _run_finished() -> None:
-    global _open_runs, _worker
-    with _lock:
-        _open_runs -= 1
-        idle, _worker = (_worker, None) if _open_runs == 0 else (None, _worker)
-    if idle is not None:
-        idle.close()

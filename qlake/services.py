@@ -1,4 +1,5 @@
-"""Local services qlake starts for itself: the Hive metastore and the Kafka-protocol broker.
+"""Local services qlake starts for itself: the Hive metastore, the Kafka-protocol broker and the Great Expectations
+worker (:mod:`qlake.gx_client`).
 
 Each service is a child process in its own session, with a PID file and a log file under ``run/``. ``up`` is
 idempotent (a live PID whose port answers is left alone), ``down`` stops by PID only (never by name, so nothing
@@ -7,6 +8,7 @@ else on the machine is touched). When the settings point at an external metastor
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -34,13 +36,17 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def wait_for_port(host: str, port: int, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    return _wait_until(lambda: port_open(host, port), timeout, alive)
+
+
+def _wait_until(listening: Callable[[], bool], timeout: float, alive: Callable[[], bool]) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if port_open(host, port):
+        if listening():
             return True
         if not alive():
             return False
-        time.sleep(0.2)
+        time.sleep(0.05)
     return False
 
 
@@ -51,12 +57,16 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child of ours still "exists": check its state.
+    # A zombie child of ours still "exists": check its state. A multi-threaded process's first thread turns
+    # zombie while its other threads are still exiting, holding its sockets: alive until every thread is gone.
+    states = []
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        return state != "Z"
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # that thread has just ended
+                states.append(Path(task, "stat").read_text().split(")")[-1].split()[0])
     except OSError:
-        return True
+        return True  # cannot tell: a caller waiting for it asks again
+    return any(state != "Z" for state in states)
 
 
 def spark_home() -> str:
@@ -87,16 +97,24 @@ class Service:
             return None
         return pid if pid_alive(pid) else None
 
+    def listening(self) -> bool:
+        """Does something answer at the service's address (its TCP port)?"""
+        return port_open(self.settings.host, self.port)
+
+    @property
+    def address(self) -> str | int:
+        return self.port
+
     def running(self) -> bool:
-        return self.pid() is not None and port_open(self.settings.host, self.port)
+        return self.pid() is not None and self.listening()
 
     def status(self) -> dict:
         pid = self.pid()
         return {
             "service": self.name,
             "pid": pid,
-            "port": self.port,
-            "listening": port_open(self.settings.host, self.port),
+            "port": self.address,
+            "listening": self.listening(),
             "log": str(self.log_file),
         }
 
@@ -143,17 +161,17 @@ class Service:
 
     def up(self) -> str:
         if self.running():
-            return f"{self.name}: already running (pid {self.pid()}, port {self.port})"
+            return f"{self.name}: already running (pid {self.pid()}, port {self.address})"
         pid = self.pid() or self._adopt_orphan()
         if pid is not None:
             # Started by a process that died (or is still starting): wait for it rather than start a twin.
             self.pid_file.parent.mkdir(parents=True, exist_ok=True)
             self.pid_file.write_text(str(pid))
-            if wait_for_port(self.settings.host, self.port, self.startup_timeout, lambda: pid_alive(pid)):
+            if _wait_until(self.listening, self.startup_timeout, lambda: pid_alive(pid)):
                 self.after_start()
-                return f"{self.name}: adopted running instance (pid {pid}, port {self.port})"
+                return f"{self.name}: adopted running instance (pid {pid}, port {self.address})"
             self.down()
-        if port_open(self.settings.host, self.port):
+        if self.listening():
             raise ServiceError(
                 f"{self.name}: port {self.settings.host}:{self.port} is taken by another process; "
                 f"stop it or choose another port (see README, Configuration)"
@@ -172,14 +190,14 @@ class Service:
         )
         log.close()
         self.pid_file.write_text(str(proc.pid))
-        if not wait_for_port(self.settings.host, self.port, self.startup_timeout, lambda: proc.poll() is None):
+        if not _wait_until(self.listening, self.startup_timeout, lambda: proc.poll() is None):
             code = proc.poll()
             self.down()
-            tail = _tail(self.log_file)
+            tail = log_tail(self.log_file)
             state = f"exited with code {code}" if code is not None else "did not open its port in time"
-            raise ServiceError(f"{self.name}: {state} (port {self.port}); log {self.log_file}:\n{tail}")
+            raise ServiceError(f"{self.name}: {state} (port {self.address}); log {self.log_file}:\n{tail}")
         self.after_start()
-        return f"{self.name}: started (pid {proc.pid}, port {self.port})"
+        return f"{self.name}: started (pid {proc.pid}, port {self.address})"
 
     def down(self) -> str:
         pid = self.pid()
@@ -216,7 +234,7 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def _tail(path: Path, lines: int = 25) -> str:
+def log_tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -303,6 +321,9 @@ def managed_services(settings: Settings) -> list[Service]:
         from qlake.broker import Broker  # here, not at the top: the broker module builds on Service
 
         services.append(Broker(settings))
+    from qlake.gx_client import GxWorker  # likewise
+
+    services.append(GxWorker(settings))
     return services
 
 

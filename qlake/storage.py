@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
 def exists(uri: str) -> bool:
     fs, path = _fs(uri)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def remove_dir(uri: str) -> None:
+    """Delete a folder and everything in it (nothing if it is not there)."""
+    if "://" not in uri:
+        shutil.rmtree(uri, ignore_errors=True)
+        return
+    fs, path = _fs(uri)
+    fs.delete_dir_contents(path, missing_dir_ok=True)
 
 
 # Files qlake writes into the lake (landing, quarantine, exports) are data, never programs, and never writable

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from qlake import catalog
+from qlake import scratch
 from silver.context import ROW_ID, SilverContext
 
 
@@ -32,7 +32,7 @@ class Deduplicated:
     changed_keys: int  # keys delivered more than once in the batch with different content (``_row_hash``)
 
 
-def deduplicate(ctx: SilverContext, df: DataFrame, keys: list[str], scratch: str) -> Deduplicated:
+def deduplicate(ctx: SilverContext, df: DataFrame, keys: list[str], scratch_name: str) -> Deduplicated:
     """:func:`latest_per_key` for a large batch in which repeats are the exception.
 
     Sorting the whole wide batch by key costs more than everything else in the run; instead the repeated keys
@@ -49,8 +49,8 @@ def deduplicate(ctx: SilverContext, df: DataFrame, keys: list[str], scratch: str
         .withColumn("_rank", F.row_number().over(_latest_first(keys)))
     )
     superseded = ranked.where(F.col("_rank") > 1).select(*ROW_ID)
-    ctx.scratch.append(scratch)
-    superseded = catalog.materialize(ctx.spark, superseded, ctx.cfg, scratch)
+    ctx.scratch.append(scratch_name)
+    superseded = scratch.materialize(ctx.spark, superseded, ctx.cfg, scratch_name)
     changed = repeats.agg(F.sum(F.col("_changed").cast("int"))).first()[0]
     latest = df.join(F.broadcast(superseded), on=ROW_ID, how="left_anti")
     return Deduplicated(latest, changed or 0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from bronze import sales_transactions as bronze_transactions
-from qlake import catalog, ops, spark as qspark
+from qlake import ops, scratch, spark as qspark
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality import RuleResult
@@ -149,7 +149,7 @@ def _finish_quality(ctx: SilverContext) -> list[dict]:
         with phase("wait for GX, Data Docs"):
             ctx.dq_results = ctx.validation.finish()
     finally:
-        catalog.drop_scratch(ctx.cfg, ctx.run_id)
+        scratch.drop(ctx.cfg, ctx.run_id)
     for line in disagreements(ctx.rule_counts, ctx.dq_results):
         log.warning("data quality: %s", line)
     with phase("store DQ results"):

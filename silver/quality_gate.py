@@ -11,7 +11,7 @@ from functools import cache
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from qlake import catalog
+from qlake import catalog, scratch
 from qlake.tables import Table
 from qlake.quality import flag_rows, raise_for_failures, rule_counts
 from silver.context import ROW_ID, SilverContext
@@ -47,11 +47,11 @@ def flag_batch(ctx: SilverContext, staged: DataFrame, table: str, suite: str) ->
     table's NOT NULL columns on an INSERT's rows *before* a filter in its source (the quarantined rows with a
     NULL key would fail the write of the good ones); a pruned partition is never read.
     """
-    scratch = _batch_scratch(ctx, table)
-    ctx.scratch.append(scratch)
+    name = _batch_scratch(ctx, table)
+    ctx.scratch.append(name)
     flagged = flag_rows(staged, ctx.validator.rules(suite), ctx.params)
-    return catalog.materialize(
-        ctx.spark, flagged.withColumn("_is_quarantined", F.size("_failed_rules") > 0), ctx.cfg, scratch,
+    return scratch.materialize(
+        ctx.spark, flagged.withColumn("_is_quarantined", F.size("_failed_rules") > 0), ctx.cfg, name,
         partition_by=["_is_quarantined"],
     )
 

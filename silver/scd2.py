@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from qlake import catalog
+from qlake import catalog, scratch
 from qlake.catalog import TableSpec
 from silver.cleaning import row_hash
 from silver.context import SilverContext
@@ -73,9 +73,9 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
         F.lit(ctx.now).cast("timestamp").alias("_updated_at"),
     )
     # Written once: the counts and the write read it, and it must not change when the write commits.
-    scratch = f"{ctx.run_id}/{spec.table}_versions"
-    ctx.scratch.append(scratch)
-    rows = catalog.materialize(ctx.spark, rows, ctx.cfg, scratch)
+    name = f"{ctx.run_id}/{spec.table}_versions"
+    ctx.scratch.append(name)
+    rows = scratch.materialize(ctx.spark, rows, ctx.cfg, name)
     new_rows = rows.join(catalog.read(ctx.spark, spec).select(surrogate_key), on=surrogate_key, how="left_anti")
     new_versions = new_rows.count()
     closed = rows.where(~F.col("is_current")).join(
