@@ -89,6 +89,10 @@ class GxWorker(Service):
     def address(self) -> str:
         return self.socket
 
+    @property
+    def where(self) -> str:
+        return f"socket {self.socket}"
+
     def listening(self) -> bool:
         connection = _connect(self.socket)
         if connection is None:

@@ -105,6 +105,11 @@ class Service:
     def address(self) -> str | int:
         return self.port
 
+    @property
+    def where(self) -> str:
+        """The address, as messages say it."""
+        return f"port {self.address}"
+
     def running(self) -> bool:
         return self.pid() is not None and self.listening()
 
@@ -161,7 +166,7 @@ class Service:
 
     def up(self) -> str:
         if self.running():
-            return f"{self.name}: already running (pid {self.pid()}, port {self.address})"
+            return f"{self.name}: already running (pid {self.pid()}, {self.where})"
         pid = self.pid() or self._adopt_orphan()
         if pid is not None:
             # Started by a process that died (or is still starting): wait for it rather than start a twin.
@@ -169,7 +174,7 @@ class Service:
             self.pid_file.write_text(str(pid))
             if _wait_until(self.listening, self.startup_timeout, lambda: pid_alive(pid)):
                 self.after_start()
-                return f"{self.name}: adopted running instance (pid {pid}, port {self.address})"
+                return f"{self.name}: adopted running instance (pid {pid}, {self.where})"
             self.down()
         if self.listening():
             raise ServiceError(
@@ -194,10 +199,10 @@ class Service:
             code = proc.poll()
             self.down()
             tail = log_tail(self.log_file)
-            state = f"exited with code {code}" if code is not None else "did not open its port in time"
-            raise ServiceError(f"{self.name}: {state} (port {self.address}); log {self.log_file}:\n{tail}")
+            state = f"exited with code {code}" if code is not None else "did not start listening in time"
+            raise ServiceError(f"{self.name}: {state} ({self.where}); log {self.log_file}:\n{tail}")
         self.after_start()
-        return f"{self.name}: started (pid {proc.pid}, port {self.address})"
+        return f"{self.name}: started (pid {proc.pid}, {self.where})"
 
     def down(self) -> str:
         pid = self.pid()
