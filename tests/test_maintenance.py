@@ -35,6 +35,26 @@ def test_a_partition_past_its_files_is_compacted_and_others_are_left_alone(cfg, 
     assert DeltaTable(busy).version() == 9
 
 
+def test_an_hourly_compaction_merges_the_small_files_and_leaves_a_compacted_one_alone(cfg, tmp_path):
+    """Rewriting only what the hours added since the last compaction: its cost follows the new rows, not the
+    partition's history (`run daily` compacts everything)."""
+    own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
+    location = own.table_location("gold", "history")
+    history = [f"{m}" for m in range(5000)]
+    write_deltalake(location, pa.table({"transaction_month": ["2026-12"] * 5000, "units": list(range(5000)),
+                                        "note": history}), partition_by=["transaction_month"])
+    compacted_file = DeltaTable(location).file_uris()[0]
+    for hour in range(9):
+        write_deltalake(location, pa.table({"transaction_month": ["2026-12"] * 2, "units": [hour, hour + 100],
+                                            "note": ["h", "h"]}), partition_by=["transaction_month"], mode="append")
+
+    assert maintenance.tidy(own, ["gold.history"]) == ["gold.history: compacted"]
+    after = DeltaTable(location)
+    assert len(after.file_uris()) == 2 and compacted_file in after.file_uris()  # the nine hours became one file
+    units = after.to_pyarrow_table()["units"].to_pylist()
+    assert sorted(units) == sorted([*range(5000), *range(9), *range(100, 109)])
+
+
 def test_a_tables_latest_version_is_read_from_its_log_folder(cfg, tmp_path):
     from qlake import storage
 
