@@ -79,8 +79,6 @@ def _connect(path: str) -> socket.socket | None:
 class GxWorker(Service):
     """The resident worker as a service: its address is its socket, not a port."""
 
-    startup_timeout = 60.0
-
     def __init__(self, settings: Settings):
         super().__init__("gx-worker", 0, settings)
         self.socket = socket_path(settings)
