@@ -6,10 +6,10 @@ finds it by path. Sail with a Hive catalog supports no REPLACE / ``mode("overwri
 create-once rule.
 
 The jobs read (:func:`read`) and write their tables at that location, not by name: each reference to a table by
-name in a query is a metastore look-up, ≈ 10 ms of engine time on Sail, and an hour's ~140 requests name tables
-~150 times (2026-12-07: a table by name 13-31 ms against 5-13 ms at its location; an hour's requests 4.5 s
-against 6.6-7.0 s). The metastore stays the registry analysts query by name: :func:`ensure_table` registers a
-table before its first write.
+name in a query is a metastore look-up, ≈ 10 ms of engine time on Sail, and most of an hour's ~140 requests name
+one table or more (2026-12-07: a table by name 13-31 ms against 5-13 ms at its location; an hour's requests
+4.5 s against 6.6-7.0 s). The metastore stays the registry analysts query by name: :func:`ensure_table`
+registers a table before its first write.
 """
 
 from __future__ import annotations
