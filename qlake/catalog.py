@@ -221,14 +221,12 @@ def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = No
     """Create the Delta table and register it in the metastore if it is not there; return its location."""
     location = spec.location(cfg)
     state = CatalogState.of(spark)
-    key = (spec.name, location)
-    if key in state.ensured:
+    if state.locations.get(spec.name) == location:
         return location
-    with state.table_lock(*key):
-        if key not in state.ensured:
+    with state.table_lock(spec.name, location):
+        if state.locations.get(spec.name) != location:
             _create_if_missing(spark, state, spec, location)
             with state.lock:
-                state.ensured.add(key)
                 state.locations[spec.name] = location
     return location
 

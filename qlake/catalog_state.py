@@ -30,15 +30,20 @@ class CatalogState:
         self.databases: set[str] | None = None
         # database -> tables the metastore listed: one listing per database instead of a CREATE per table
         self.listed: dict[str, set[str]] = {}
-        # (table, location) already ensured: a metastore round trip costs ~0.1 s per call
-        self.ensured: set[tuple[str, str]] = set()
-        # table -> the location it was ensured at: where this session reads and writes it
+        # table -> the location it was ensured at (a metastore round trip costs ~0.1 s per call): where this
+        # session reads and writes it
         self.locations: dict[str, str] = {}
         # tables created over a location that held no Delta table, and not written since. Writers of one table
         # never run side by side (the jobs hold locks), so "created empty here" stays true until this session
         # writes.
         self.created_empty: set[str] = set()
         self._table_locks: dict[tuple[str, str], threading.Lock] = {}
+
+    @property
+    def ensured(self) -> set[tuple[str, str]]:
+        """(table, location) pairs already ensured."""
+        with self.lock:
+            return set(self.locations.items())
 
     @classmethod
     def of(cls, spark: SparkSession) -> CatalogState:
@@ -71,7 +76,6 @@ class CatalogState:
         """The table was dropped: it is neither ensured, nor listed, nor empty any more."""
         database, table = name.split(".")
         with self.lock:
-            self.ensured = {key for key in self.ensured if key[0] != name}
             self.locations.pop(name, None)
             self.created_empty.discard(name)
             self.listed.get(database, set()).discard(table)

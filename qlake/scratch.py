@@ -13,17 +13,22 @@ from qlake import storage
 from qlake.config import Settings
 
 
+def path(cfg: Settings, name: str) -> str:
+    """Where the scratch result ``name`` is written."""
+    return cfg.path("scratch", name)
+
+
 def materialize(spark: SparkSession, df: DataFrame, cfg: Settings, name: str,
                 partition_by: list[str] | None = None) -> DataFrame:
     """Write ``df`` to the scratch folder ``name`` (replacing what was there) and return it read back."""
-    path = cfg.path("scratch", name)
+    location = path(cfg, name)
     writer = df.write.format("delta").mode("overwrite")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.save(path)
-    return spark.read.format("delta").load(path)
+    writer.save(location)
+    return spark.read.format("delta").load(location)
 
 
 def drop(cfg: Settings, name: str) -> None:
     """Remove the scratch folder ``name`` and everything under it."""
-    storage.remove_dir(cfg.path("scratch", name))
+    storage.remove_dir(path(cfg, name))

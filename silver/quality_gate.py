@@ -69,7 +69,7 @@ def check_batch(ctx: SilverContext, flagged: DataFrame, table: str, suite: str) 
              "quarantined": F.count(F.when(is_quarantined(), F.lit(1)))}
     counts, rows = rule_counts(flagged, ctx.validator.rules(suite), ctx.params, also=split)
     ctx.rule_counts.extend((f"silver.{table}", r) for r in counts)
-    ctx.validation.submit(ctx.cfg.path("scratch", _batch_scratch(ctx, table)), suite, ctx.run_id,
+    ctx.validation.submit(scratch.path(ctx.cfg, _batch_scratch(ctx, table)), suite, ctx.run_id,
                           ctx.params, table=f"silver.{table}")
     raise_for_failures(table, [r for r in counts if r.action == "fail"])
     return rows["good"], rows["quarantined"]
