@@ -81,6 +81,19 @@ def test_the_schedule_compacts_the_stream_tables_every_15_minutes(cfg):
     assert fires == [datetime(2026, 1, 1, 10, 15, tzinfo=timezone.utc)]
 
 
+def _await_runs(cfg, before: int, done, timeout: float = 60.0) -> list[dict]:
+    """The hourly runs logged since ``before``, once ``done(statuses)`` holds (fails after ``timeout`` s)."""
+    from qlake import runlog
+
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = runlog.last_runs(cfg, "hourly")[before:]
+        if done([r["status"] for r in runs]):
+            return runs
+        assert time.monotonic() < deadline, [r["status"] for r in runs]
+        time.sleep(0.5)
+
+
 def test_scheduler_runs_skips_overlaps_and_survives_failures(hourly_built, cfg, tmp_path, monkeypatch):
     from qlake import runlog, schedule
     from qlake.config import settings
@@ -89,26 +102,36 @@ def test_scheduler_runs_skips_overlaps_and_survives_failures(hourly_built, cfg, 
     incoming = tmp_path / "incoming"
     generate(incoming, groups=1, rows=100, seed=3, redeliver=False, start_group=20)
     monkeypatch.setenv("QLAKE_INCOMING", str(incoming))
-    monkeypatch.setenv("QLAKE_HOURLY_CRON", "*/3 * * * * *")  # every 3 s: runs take longer, so they overlap
+    monkeypatch.setenv("QLAKE_HOURLY_CRON", "*/3 * * * * *")  # every 3 s
     before = len(runlog.last_runs(cfg, "hourly"))
     stop = threading.Event()
     thread = threading.Thread(target=schedule.run_scheduler, args=(settings(), stop, ["hourly"]), daemon=True)
     thread.start()
-    time.sleep(15)
-    # A broken delivery: most dates unparseable -> the `fail` rule stops every following run, which is logged.
-    broken = incoming / "group_broken"
-    broken.mkdir()
-    header = (Path(sorted(incoming.glob("group*/sales_transactions_*.csv"))[0]).read_text().splitlines()[0])
-    rows = [f"not-a-date,trx-7777777777{i:02d},85469,A,B,a@b.com,1,1,1,X,Y,,,,,,1,1.00,no,Cash" for i in range(5)]
-    (broken / "sales_transactions_broken.csv").write_text("\r\n".join([header, *rows]) + "\r\n")
-    time.sleep(30)
-    stop.set()
-    thread.join(120)
-    time.sleep(2)
-    runs = runlog.last_runs(cfg, "hourly")[before:]
-    statuses = [r["status"] for r in runs]
-    assert "succeeded" in statuses, statuses
-    assert "skipped" in statuses, statuses
+    try:
+        _await_runs(cfg, before, lambda statuses: "succeeded" in statuses)
+        # An overlap, made on purpose rather than hoped for from slow runs: another run (a manual one, here)
+        # holds the hourly lock while the schedule fires; those runs are logged as skipped and do nothing.
+        held_from = time.monotonic()
+        while True:
+            with runlog.job_lock(cfg, "hourly") as acquired:
+                if acquired:
+                    _await_runs(cfg, before, lambda statuses: "skipped" in statuses)
+                    break
+            assert time.monotonic() - held_from < 60, "the scheduled runs never released the hourly lock"
+            time.sleep(0.2)
+        # A broken delivery: most dates unparseable -> the `fail` rule stops every following run, which is logged.
+        broken = incoming / "group_broken"
+        broken.mkdir()
+        header = (Path(sorted(incoming.glob("group*/sales_transactions_*.csv"))[0]).read_text().splitlines()[0])
+        rows = [f"not-a-date,trx-7777777777{i:02d},85469,A,B,a@b.com,1,1,1,X,Y,,,,,,1,1.00,no,Cash" for i in range(5)]
+        (broken / "sales_transactions_broken.csv").write_text("\r\n".join([header, *rows]) + "\r\n")
+        # the schedule keeps going after a failure: a second failed run follows the first
+        runs = _await_runs(cfg, before, lambda statuses: statuses.count("failed") >= 2)
+    finally:
+        stop.set()
+        thread.join(120)
+    skipped = [r for r in runs if r["status"] == "skipped"]
+    assert skipped[0]["error"] == "previous hourly run still in progress"
     failed = [r for r in runs if r["status"] == "failed"]
-    assert failed and "transaction_dates_mostly_parse" in failed[0]["error"]
-    assert runs[-1]["started_at"] > failed[0]["started_at"] or len(failed) > 1  # the schedule kept going
+    assert "transaction_dates_mostly_parse" in failed[0]["error"]
+    assert failed[1]["started_at"] > failed[0]["started_at"]
