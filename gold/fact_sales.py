@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import dim_branch, dim_customer, dim_date, dim_offer, dim_sales_agent
@@ -56,6 +56,26 @@ def _version_on(sales: DataFrame, versions: DataFrame, id_col: str, key_col: str
     return sales.join(v, on=valid, how="left").drop("_vid", "_vfrom", "_vto")
 
 
+def _from_sale() -> dict[str, Column]:
+    """The fact's columns a silver sale determines alone: all but the versioned dimension keys."""
+    return {
+        "transaction_id": F.col("transaction_id"),
+        "date_key": dim_date.date_key(F.col("transaction_date")),
+        "product_key": F.col("product_id"),
+        "offer_key": F.coalesce("offer_id", F.lit(dim_offer.NO_OFFER)),
+        **{name: F.col(name) for name in ("units", "unit_price", "discount_pct", "total_price",
+                                          "total_paid_price_after_discount", "is_online", "payment_method",
+                                          "shipping_city", "shipping_state")},
+        "transaction_month": F.date_format("transaction_date", "yyyy-MM"),
+    }
+
+
+def sale_columns(sales: DataFrame) -> DataFrame:
+    """The fact columns of a batch of silver sales that need no dimension (one row per sale, no joins): what the
+    marketing aggregates read of facts the run appended."""
+    return sales.select(*[column.alias(name) for name, column in _from_sale().items()])
+
+
 def build(spark: SparkSession, sales: DataFrame) -> DataFrame:
     """Fact rows for a batch of silver sales."""
     # Dimension versions are by delivery time, so the sale's own delivery time picks the version.
@@ -68,22 +88,9 @@ def build(spark: SparkSession, sales: DataFrame) -> DataFrame:
     keyed = _version_on(sales, branches, "branch_id", "branch_key", sale_ts)
     keyed = _version_on(keyed, agents, "sales_agent_id", "sales_agent_key", sale_ts)
     keyed = _version_on(keyed, customers, "customer_id", "customer_key", sale_ts)
-    return keyed.select(
-        "transaction_id",
-        dim_date.date_key(F.col("transaction_date")).alias("date_key"),
-        F.col("product_id").alias("product_key"),
-        F.col("_customer_key").alias("customer_key"),
-        F.coalesce("_branch_key", F.lit(dim_branch.NOT_APPLICABLE).cast("bigint")).alias("branch_key"),
-        F.coalesce("_sales_agent_key", F.lit(dim_sales_agent.NOT_APPLICABLE).cast("bigint")).alias("sales_agent_key"),
-        F.coalesce("offer_id", F.lit(dim_offer.NO_OFFER)).alias("offer_key"),
-        "units",
-        "unit_price",
-        "discount_pct",
-        "total_price",
-        "total_paid_price_after_discount",
-        "is_online",
-        "payment_method",
-        "shipping_city",
-        "shipping_state",
-        F.date_format("transaction_date", "yyyy-MM").alias("transaction_month"),
-    )
+    columns = _from_sale() | {
+        "customer_key": F.col("_customer_key"),
+        "branch_key": F.coalesce("_branch_key", F.lit(dim_branch.NOT_APPLICABLE).cast("bigint")),
+        "sales_agent_key": F.coalesce("_sales_agent_key", F.lit(dim_sales_agent.NOT_APPLICABLE).cast("bigint")),
+    }
+    return keyed.select(*[columns[name].alias(name) for name in TABLE.column_names])

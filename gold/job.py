@@ -2,22 +2,27 @@
 
 The fact is incremental: it reads silver sales whose `_updated_at` is past the watermark this job recorded last
 time, and upserts them by transaction_id. Dimensions are small and re-derived from silver, written only where
-they changed. Marketing aggregates are re-aggregated from the fact (seconds even at millions of rows): replaced
-after new facts, and on a run without new facts compared and replaced only if their content changed (after a
-logic change), so such a run writes nothing.
+they changed. Marketing aggregates are additive totals of the fact: when the run only appended facts to the
+fact version the aggregate was last computed from, by the same code, the new facts' totals are added to the
+stored ones (a read of the aggregate, not of the fact); otherwise (first run, corrected facts, a changed
+definition, a fact rebuilt) it is re-aggregated from the whole fact. ``ops.pipeline_state`` records, per
+aggregate, the fact version and code it reflects, in the commit that advances the fact's watermark. A run
+without new facts compares the re-aggregated rows with the stored ones and writes only a difference.
 """
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gold import (
+    _aggregates,
     dim_branch,
     dim_customer,
     dim_date,
@@ -29,7 +34,7 @@ from gold import (
     mkt_online_sales_by_city,
     mkt_top_products,
 )
-from qlake import catalog, ops, table_stats
+from qlake import catalog, ops, storage, table_stats
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.spark import side_by_side
@@ -52,14 +57,88 @@ class GoldReport:
     fact_rows_in: int = 0
     fact_rows_total: int = 0
     tables_written: list[str] = field(default_factory=list)
+    added_to: list[str] = field(default_factory=list)  # aggregates updated from the new facts alone
 
     def lines(self) -> list[str]:
         if not self.fact_rows_in:
             return ["gold: no new silver sales"]
-        return [
+        lines = [
             f"gold.fact_sales: {self.fact_rows_in} sales upserted, {self.fact_rows_total} in total",
             f"gold tables written: {', '.join(self.tables_written) or 'none'}",
         ]
+        if self.added_to:
+            lines.append(f"gold: the new facts' totals added to {', '.join(sorted(self.added_to))}")
+        return lines
+
+
+@dataclass
+class _FactUpsert:
+    """The fact's state (:func:`storage.table_state`) before this run, and what its upsert did: the aggregates
+    add the totals of ``new_rows`` when it only appended them (one commit, no existing key touched, a row per
+    sale)."""
+    before: str | None
+    new_rows: DataFrame | None = None
+    after: str | None = None
+    added_to: list[str] = field(default_factory=list)
+
+
+def _upsert_facts(spark: SparkSession, cfg: Settings, sales: DataFrame, sales_count: int,
+                  upsert: _FactUpsert) -> str:
+    rows = fact_sales.build(spark, sales)
+    location = catalog.ensure_table(spark, fact_sales.TABLE, cfg)
+    upserted = catalog.merge(spark, rows, fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
+    upsert.after = storage.table_state(location)
+    if upsert.before and upserted == (0, sales_count) and upsert.after == _next_version(upsert.before):
+        upsert.new_rows = fact_sales.sale_columns(sales)  # what the aggregates read of them, without the joins
+    return fact_sales.TABLE.name
+
+
+def _next_version(state: str) -> str:
+    table_id, version = state.rsplit("@", 1)
+    return f"{table_id}@{int(version) + 1}"
+
+
+def _reflects(module, fact_state: str | None) -> str:
+    """The marker of an aggregate computed from the fact at ``fact_state`` by the code it is computed by now."""
+    return f"{fact_state}:{_aggregates.logic_version(module)}"
+
+
+def _reflecting(spark: SparkSession, cfg: Settings, fact_state: str | None) -> set[str]:
+    """The aggregates whose stored rows reflect the fact's rows at ``fact_state``, by their present code: the
+    fact version of their latest marker is that one, or only compactions and vacuums (which keep the rows)
+    followed it."""
+    if fact_state is None:
+        return set()
+    table_id, version = fact_state.rsplit("@", 1)
+    mine = [(F.col("consumer") == module.TABLE.name)
+            & F.col("marker").startswith(f"{table_id}@")
+            & F.col("marker").endswith(f":{_aggregates.logic_version(module)}")
+            for module in MARKETING]
+    catalog.ensure_table(spark, ops.PIPELINE_STATE, cfg)
+    latest = catalog.read(spark, ops.PIPELINE_STATE).where(
+        (F.col("source") == fact_sales.TABLE.name) & reduce(operator.or_, mine)
+    ).groupBy("consumer").agg(F.max(F.regexp_extract("marker", r"@(\d+):", 1).cast("bigint")).alias("version"))
+    location = fact_sales.TABLE.location(cfg)
+    return {r.consumer for r in latest.collect()
+            if storage.rows_unchanged_between(location, r.version, int(version))}
+
+
+def _update_aggregate(spark: SparkSession, cfg: Settings, module, upsert: _FactUpsert, reflecting: set[str]) -> str:
+    """Add the new facts' totals to the aggregate when it reflects the fact they were appended to; else rebuild
+    it from the whole fact (:func:`_replace`)."""
+    if upsert.new_rows is not None and module.TABLE.name in reflecting:
+        catalog.overwrite(spark, _aggregates.add_new_facts(spark, module, upsert.new_rows), module.TABLE, cfg)
+        upsert.added_to.append(module.TABLE.name)
+        return module.TABLE.name
+    return _replace(spark, cfg, module)
+
+
+def _aggregate_markers(fact_state: str | None, names: list[str], rows: int) -> list[tuple[str, str, dict]]:
+    """ops.pipeline_state rows saying which fact version (and code) the ``names``d aggregates now reflect."""
+    if fact_state is None:
+        return []
+    return [(module.TABLE.name, fact_sales.TABLE.name, {_reflects(module, fact_state): rows})
+            for module in MARKETING if module.TABLE.name in names]
 
 
 def _replace(spark: SparkSession, cfg: Settings, module) -> str:
@@ -85,12 +164,13 @@ def _replace_if_changed(spark: SparkSession, cfg: Settings, module) -> str | Non
     return module.TABLE.name
 
 
-def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, rows: DataFrame) -> str:
-    """Upsert ``rows`` into the dimension.
+def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, *build_args, **build_kwargs) -> str:
+    """Build the dimension's rows and upsert them.
 
     Silver never deletes dimension rows (SCD2 closes a version instead), so an atomic MERGE (new rows in,
     changed ones updated, one commit) keeps each mirror exact while touching only what changed.
     """
+    rows = module.build(spark, *build_args, **build_kwargs)
     catalog.merge(spark, rows, module.TABLE, keys=[key], cfg=cfg, atomic=True)
     return module.TABLE.name
 
@@ -111,15 +191,21 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
     if watermark:
         sales = sales.where(F.col("_updated_at") > F.lit(watermark).cast("timestamp"))
     new_watermark = sales.agg(F.max("_updated_at").alias("w"), F.count(F.lit(1)).alias("n")).first()
+    fact_state = storage.table_state(fact_sales.TABLE.location(cfg))
     if not new_watermark["n"]:
         # Aggregates are compared, not trusted: after a logic change they catch up without new data. What they
         # read exists even before the first sale arrives.
         _ensure(spark, cfg, fact_sales, dim_product, dim_offer)
         written = side_by_side(*[partial(_replace_if_changed, spark, cfg, m) for m in (dim_offer, *MARKETING)])
         report.tables_written += [name for name in written if name]
+        fact_state = fact_state or storage.table_state(fact_sales.TABLE.location(cfg))  # created just now
+        stale = {m.TABLE.name for m in MARKETING} - _reflecting(spark, cfg, fact_state)
+        ops.record_markers_of(spark, cfg, _aggregate_markers(fact_state, list(stale), 0), run_id)
         return report
 
-    writers = _writers(spark, cfg, sales, watermark)
+    upsert = _FactUpsert(before=fact_state)
+    writers = _writers(spark, cfg, sales, watermark, new_watermark["n"], upsert,
+                       _reflecting(spark, cfg, fact_state))
     written = []
     for level, following in zip(LEVELS, [*LEVELS[1:], []]):
         # A level's tables are written side by side while the next level's tables are created (first run).
@@ -128,34 +214,33 @@ def run(spark: SparkSession, cfg: Settings, run_id: str | None = None) -> GoldRe
                                 *[partial(catalog.ensure_table, spark, _TABLE[name], cfg) for name in following])
         written += done[:len(level)]
     report.tables_written += [name for name in written if name]
+    report.added_to = upsert.added_to
     report.fact_rows_in = new_watermark["n"]
     report.fact_rows_total = table_stats.row_count(spark, fact_sales.TABLE, cfg)
-    ops.record_markers(spark, cfg, fact_sales.TABLE.name, SILVER_SALES,
-                       {new_watermark["w"].isoformat(sep=" ", timespec="microseconds"): new_watermark["n"]}, run_id)
+    watermark_marker = new_watermark["w"].isoformat(sep=" ", timespec="microseconds")
+    # The fact's watermark and what the aggregates now reflect advance in one commit.
+    ops.record_markers_of(spark, cfg, [
+        (fact_sales.TABLE.name, SILVER_SALES, {watermark_marker: new_watermark["n"]}),
+        *_aggregate_markers(upsert.after, report.tables_written, new_watermark["n"]),
+    ], run_id)
     return report
 
 
-def _writers(spark: SparkSession, cfg: Settings, sales: DataFrame, watermark) -> dict[str, Callable[[], str | None]]:
+def _writers(spark: SparkSession, cfg: Settings, sales: DataFrame, watermark, sales_count: int,
+             upsert: _FactUpsert, reflecting: set[str]) -> dict[str, Callable[[], str | None]]:
     """How each table is written (table name -> a call returning the name if it wrote). Lazy: a build runs when
     its level does, after the tables it reads are written."""
-    merge = partial(_build_and_merge, spark, cfg)
+    merge = partial(_merge_dimension, spark, cfg)
     return {
         dim_offer.TABLE.name: partial(_replace_if_changed, spark, cfg, dim_offer),
         **{module.TABLE.name: partial(merge, module, key) for module, key in DIMENSIONS},
         # Customers are many: only the versions silver opened or closed since the last run.
         dim_customer.TABLE.name: partial(merge, dim_customer, "customer_key", since=watermark),
         dim_date.TABLE.name: partial(merge, dim_date, "date_key", sales),
-        fact_sales.TABLE.name: partial(merge, fact_sales, "transaction_id", sales),
-        **{module.TABLE.name: partial(_replace, spark, cfg, module) for module in MARKETING},
+        fact_sales.TABLE.name: partial(_upsert_facts, spark, cfg, sales, sales_count, upsert),
+        **{module.TABLE.name: partial(_update_aggregate, spark, cfg, module, upsert, reflecting)
+           for module in MARKETING},
     }
-
-
-def _build_and_merge(spark: SparkSession, cfg: Settings, module, key: str, *args, **kwargs) -> str:
-    rows = module.build(spark, *args, **kwargs)
-    if module is fact_sales:  # facts are upserted; a dimension MERGE is atomic (see _merge_dimension)
-        catalog.merge(spark, rows, module.TABLE, keys=[key], cfg=cfg)
-        return module.TABLE.name
-    return _merge_dimension(spark, cfg, module, key, rows)
 
 
 def _label(level: list[str]) -> str:

@@ -32,29 +32,43 @@ TABLE = Table(
 )
 
 
-def build(spark: SparkSession) -> DataFrame:
-    redeemed = catalog.read(spark, fact_sales.TABLE).where(F.col("offer_key") != dim_offer.NO_OFFER)
-    # One pass over the fact: per (offer, product) and rolled up per offer (scope ALL); the roll-up's grand
+GRAIN = ("scope", "product_id", "offer_key")
+
+
+def totals(facts: DataFrame) -> DataFrame:
+    """Redemptions, units and discount given of ``facts`` with an offer, per scope and offer (additive: see
+    :mod:`gold._aggregates`)."""
+    redeemed = facts.where(F.col("offer_key") != dim_offer.NO_OFFER)
+    # One pass over the facts: per (offer, product) and rolled up per offer (scope ALL); the roll-up's grand
     # total (no offer) is not a row of this table.
-    both = redeemed.rollup("offer_key", "product_key").agg(
+    rolled = redeemed.rollup("offer_key", "product_key").agg(
         F.count(F.lit(1)).alias("redemptions"),
         F.sum("units").cast("bigint").alias("units"),
         F.sum(F.col("total_price") - F.col("total_paid_price_after_discount")).cast("decimal(18,2)")
         .alias("discount_given"),
         F.grouping("offer_key").alias("_is_grand_total"),
         F.grouping("product_key").alias("_is_all_products"),
-    ).where(F.col("_is_grand_total") == 0).withColumn(
-        "scope",
-        F.when(F.col("_is_all_products") == 1, F.lit("ALL")).otherwise(F.col("product_key").cast("string")),
-    )
+    ).where(F.col("_is_grand_total") == 0)
+    scope = F.when(F.col("_is_all_products") == 1, F.lit("ALL")).otherwise(F.col("product_key").cast("string"))
+    return rolled.select(scope.alias("scope"), F.col("product_key").alias("product_id"), "offer_key",
+                         "redemptions", "units", "discount_given")
+
+
+def finish(spark: SparkSession, offer_totals: DataFrame) -> DataFrame:
+    """The table's rows from the totals: offer and product names, and the offer's rank in its scope."""
     in_scope = Window.partitionBy("scope").orderBy(F.col("redemptions").desc())
     offers = catalog.read(spark, dim_offer.TABLE).select("offer_key", "offer_name")
-    products = catalog.read(spark, dim_product.TABLE).select("product_key", "product_name")
+    products = catalog.read(spark, dim_product.TABLE).select(F.col("product_key").alias("product_id"),
+                                                             "product_name")
     return (
-        both.join(offers, on="offer_key", how="left")
-        .join(products, on="product_key", how="left")
+        offer_totals.join(offers, on="offer_key", how="left")
+        .join(products, on="product_id", how="left")
         .select(
-            "scope", F.col("product_key").alias("product_id"), "product_name", "offer_key", "offer_name",
+            "scope", "product_id", "product_name", "offer_key", "offer_name",
             "redemptions", "units", "discount_given", F.dense_rank().over(in_scope).alias("rank_in_scope"),
         )
     )
+
+
+def build(spark: SparkSession) -> DataFrame:
+    return finish(spark, totals(catalog.read(spark, fact_sales.TABLE)))

@@ -26,15 +26,25 @@ TABLE = Table(
 )
 
 
-def build(spark: SparkSession) -> DataFrame:
-    online = catalog.read(spark, fact_sales.TABLE).where(F.col("is_online"))
-    per_city = online.groupBy("shipping_city", "shipping_state").agg(
+GRAIN = ("shipping_city", "shipping_state")
+
+
+def totals(facts: DataFrame) -> DataFrame:
+    """Online revenue, orders and units of ``facts`` per city (additive: see :mod:`gold._aggregates`)."""
+    return facts.where(F.col("is_online")).groupBy(*GRAIN).agg(
         F.sum("total_paid_price_after_discount").cast("decimal(18,2)").alias("online_revenue"),
         F.count(F.lit(1)).alias("orders"),
         F.sum("units").cast("bigint").alias("units"),
     )
-    # Cities with equal revenue share a rank.
+
+
+def finish(spark: SparkSession, city_totals: DataFrame) -> DataFrame:
+    """The table's rows from the totals: each city's rank, lowest revenue first (equal revenue, equal rank)."""
     lowest_first = Window.orderBy(F.col("online_revenue").asc()).rowsBetween(
         Window.unboundedPreceding, Window.currentRow
     )
-    return per_city.withColumn("rank_lowest_revenue", F.rank().over(lowest_first))
+    return city_totals.withColumn("rank_lowest_revenue", F.rank().over(lowest_first))
+
+
+def build(spark: SparkSession) -> DataFrame:
+    return finish(spark, totals(catalog.read(spark, fact_sales.TABLE)))

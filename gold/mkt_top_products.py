@@ -29,11 +29,14 @@ TABLE = Table(
 )
 
 
-def build(spark: SparkSession) -> DataFrame:
-    facts = catalog.read(spark, fact_sales.TABLE)
-    # One pass over the fact: per (product, month) and rolled up per product; the roll-up's grand total
+GRAIN = ("period", "product_id")
+
+
+def totals(facts: DataFrame) -> DataFrame:
+    """Units, revenue and orders of ``facts`` per period and product (additive: see :mod:`gold._aggregates`)."""
+    # One pass over the facts: per (product, month) and rolled up per product; the roll-up's grand total
     # (no product) is not a row of this table.
-    totals = facts.rollup("product_key", "transaction_month").agg(
+    rolled = facts.rollup("product_key", "transaction_month").agg(
         F.sum("units").cast("bigint").alias("units"),
         F.sum("total_paid_price_after_discount").cast("decimal(18,2)").alias("revenue"),
         F.count(F.lit(1)).alias("orders"),
@@ -41,14 +44,20 @@ def build(spark: SparkSession) -> DataFrame:
         F.grouping("transaction_month").alias("_is_all_months"),
     ).where(F.col("_is_grand_total") == 0)
     period = F.when(F.col("_is_all_months") == 1, F.lit("ALL")).otherwise(F.col("transaction_month"))
-    products = catalog.read(spark, dim_product.TABLE)
-    return totals.join(products, on="product_key", how="left").withColumn("period", period).select(
-        "period",
-        F.col("product_key").alias("product_id"),
-        "product_name",
-        "product_category",
-        "units",
-        "revenue",
-        "orders",
-        F.dense_rank().over(Window.partitionBy("period").orderBy(F.col("units").desc())).alias("rank_by_units"),
+    return rolled.select(period.alias("period"), F.col("product_key").alias("product_id"), "units", "revenue",
+                         "orders")
+
+
+def finish(spark: SparkSession, product_totals: DataFrame) -> DataFrame:
+    """The table's rows from the totals: the product's name and category, and its rank by units in the period."""
+    products = catalog.read(spark, dim_product.TABLE).select(
+        F.col("product_key").alias("product_id"), "product_name", "product_category")
+    by_units = Window.partitionBy("period").orderBy(F.col("units").desc())
+    return product_totals.join(products, on="product_id", how="left").select(
+        "period", "product_id", "product_name", "product_category", "units", "revenue", "orders",
+        F.dense_rank().over(by_units).alias("rank_by_units"),
     )
+
+
+def build(spark: SparkSession) -> DataFrame:
+    return finish(spark, totals(catalog.read(spark, fact_sales.TABLE)))

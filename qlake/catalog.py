@@ -5,11 +5,10 @@ LOCATION``, so Spark SQL finds it by name and ``deltalake`` (history, compaction
 finds it by path. Sail with a Hive catalog supports no REPLACE / ``mode("overwrite")`` on catalog tables, hence the
 create-once rule.
 
-The jobs read (:func:`read`) and write their tables at that location, not by name: each reference to a table by
-name in a query is a metastore look-up, ≈ 10 ms of engine time on Sail, and most of an hour's ~140 requests name
-one table or more (2026-12-07: a table by name 13-31 ms against 5-13 ms at its location; an hour's requests
-4.5 s against 6.6-7.0 s). The metastore stays the registry analysts query by name: :func:`ensure_table`
-registers a table before its first write.
+The jobs read (:func:`read`) and write their tables at that location, not by name: on Sail each table named in a
+query is a metastore look-up (2026-12-07: 13-31 ms by name, 5-13 ms at its location; an hour's requests 4.5 s
+against 6.6-7.0 s). The metastore stays the registry analysts query by name: :func:`ensure_table` registers a
+table before its first write; which tables it holds is asked once per database and process (:func:`_learn`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,9 +27,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from qlake import storage
+from qlake import metastore_api, storage
 from qlake.catalog_state import CatalogState
 from qlake.config import LAYERS, Settings, settings as load_settings
+from qlake.metastore_api import retry_metastore
 from qlake.spark import side_by_side
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
@@ -171,21 +170,28 @@ def _learn(spark: SparkSession, state: CatalogState, databases: tuple[str, ...])
     """List the tables of those ``databases`` the metastore has and the state has not listed, side by side.
     The caller holds ``state.lock``."""
     if state.databases is None:
-        state.databases = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
+        state.databases = _databases(spark)
     todo = [database for database in databases if database in state.databases and database not in state.listed]
     state.listed.update(zip(todo, side_by_side(*[partial(_tables_in, spark, database) for database in todo])))
 
 
+def _databases(spark: SparkSession) -> set[str]:
+    if hostport := CatalogState.of(spark).metastore:  # the engine's catalog, asked directly (metastore_api)
+        return metastore_api.databases(hostport)
+    return {r[0] for r in spark.sql("SHOW DATABASES").collect()}
+
+
 def _tables_in(spark: SparkSession, database: str) -> set[str]:
+    if hostport := CatalogState.of(spark).metastore:
+        return metastore_api.tables(hostport, database)
     rows = retry_metastore(lambda: spark.sql(f"SHOW TABLES IN {database}").collect())
     return {r["tableName"] for r in rows if not r["isTemporary"]}
 
 
 def list_ahead(spark: SparkSession, databases: tuple[str, ...] = LAYERS) -> threading.Thread:
     """Learn the tables of ``databases`` on a thread of its own while the caller goes on (a run touches every
-    layer). A database's first listing is a metastore round trip over Connect, 0.1-0.4 s in a fresh process:
-    the four side by side took 0.31 s against 0.79 s one after another (2026-12-07). A look-up meanwhile waits
-    for the listings rather than repeating them; a failure here is left for that look-up to meet and report."""
+    layer; through the engine, a listing is 0.05-0.4 s). A look-up meanwhile waits for the listings rather
+    than repeating them; a failure here is left for that look-up to meet and report."""
     state = CatalogState.of(spark)
 
     def learn() -> None:
@@ -199,22 +205,6 @@ def list_ahead(spark: SparkSession, databases: tuple[str, ...] = LAYERS) -> thre
 
 def ensure_database(spark: SparkSession, database: str) -> None:
     retry_metastore(lambda: spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}"))
-
-
-# How Sail reports a metastore connection dropped under it (seen with tables created side by side).
-_METASTORE_TRANSIENT = ("transport error", "dial plan exhausted")
-
-
-def retry_metastore(call, attempts: int = 3, pause_seconds: float = 0.2):
-    """``call()``, again while it fails with a dropped metastore connection (``attempts`` in all): only for
-    idempotent statements (IF NOT EXISTS, a listing). Any other error, or the last attempt's, is raised."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except Exception as exc:
-            if attempt == attempts or not any(mark in str(exc) for mark in _METASTORE_TRANSIENT):
-                raise
-            time.sleep(pause_seconds * attempt)
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> str:
@@ -347,7 +337,8 @@ def merge(
     # Most runs change few or no existing rows, and often add none: one look counts both, and only what has rows
     # to write is written (no MERGE without changes, no empty INSERT commit on a table the run does not change).
     pending = matched.agg(F.count(F.when(~is_new & F.expr(changed), F.lit(1))).alias("changed"),
-                          F.count(F.when(is_new, F.lit(1))).alias("new")).first()
+                          F.count(F.when(is_new, F.lit(1))).alias("new"),
+                          F.count(F.when(~is_new, F.lit(1))).alias("matched")).first()
     if sets and pending["changed"]:
         if atomic:
             insert_cols = ", ".join(f"`{c}`" for c in columns)
@@ -360,7 +351,9 @@ def merge(
         _sql_with(spark, changed_rows, lambda view: (
             f"MERGE INTO {target} t USING {view} s ON {on} WHEN MATCHED THEN UPDATE SET {sets}"))
     if pending["new"]:
-        _save(source.join(read(spark, spec), on=keys, how="left_anti"), spec, location)
+        # No key of the source in the table (an hour of new sales): no second join (the pipeline lock holds).
+        new_rows = source if not pending["matched"] else source.join(read(spark, spec), on=keys, how="left_anti")
+        _save(new_rows, spec, location)
     return pending["changed"], pending["new"]
 
 
@@ -393,5 +386,5 @@ def lake_tables(spark: SparkSession, cfg: Settings) -> list[str]:
 
 
 def all_tables(spark: SparkSession, databases: tuple[str, ...] = LAYERS) -> list[str]:
-    existing = {r[0] for r in spark.sql("SHOW DATABASES").collect()}
+    existing = _databases(spark)
     return sorted(f"{db}.{table}" for db in databases if db in existing for table in _tables_in(spark, db))

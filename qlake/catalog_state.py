@@ -38,6 +38,9 @@ class CatalogState:
         # writes.
         self.created_empty: set[str] = set()
         self._table_locks: dict[tuple[str, str], threading.Lock] = {}
+        # host:port of the Hive metastore when it is the engine's catalog (qlake's own Sail): listings ask it
+        # directly (qlake.metastore_api); None: through the engine's SQL
+        self.metastore: str | None = None
 
     @property
     def ensured(self) -> set[tuple[str, str]]:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import SparkSession
 
+from qlake.catalog_state import CatalogState
 from qlake.config import Settings, settings as load_settings
 from qlake.services import ensure_metastore
 
@@ -112,6 +113,8 @@ def session(cfg: Settings | None = None) -> SparkSession:
             remote = _start_sail(cfg)
         _session = SparkSession.builder.remote(remote).getOrCreate()
         _session_key, _remote = key, remote
+        if not cfg.spark_remote:  # Sail's catalog is the metastore qlake configured (SAIL_CATALOG__LIST above)
+            CatalogState.of(_session).metastore = cfg.metastore_hostport
         # Session-level settings both engines understand; keep results reproducible and exact.
         _session.conf.set("spark.sql.session.timeZone", "UTC")
         return _session

@@ -131,3 +131,26 @@ def latest_version(location: str) -> int | None:
         return DeltaTable(location).version()
     except TableNotFoundError:
         return None
+
+
+def table_state(location: str) -> str | None:
+    """``<table id>@<version>``: which Delta table is at ``location`` (its id is new when a table is rebuilt there)
+    and at which version; None when there is none. Opens the table (its log from the last checkpoint)."""
+    try:
+        table = DeltaTable(location)
+    except TableNotFoundError:
+        return None
+    return f"{table.metadata().id}@{table.version()}"
+
+
+# Commits that rewrite or delete files without changing the rows (compaction, vacuum).
+_ROWS_KEPT = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
+
+
+def rows_unchanged_between(location: str, version: int, later: int) -> bool:
+    """Did every commit after ``version`` up to ``later`` keep the table's rows (compactions, vacuums)?"""
+    if later <= version:
+        return later == version
+    commits = DeltaTable(location).history(limit=later - version + 1)
+    kept = {c["version"] for c in commits if version < c["version"] <= later and c.get("operation") in _ROWS_KEPT}
+    return kept == set(range(version + 1, later + 1))

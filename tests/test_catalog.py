@@ -5,6 +5,7 @@ the pipeline jobs refuse to run under another one."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -101,6 +102,29 @@ def test_listings_learnt_ahead_are_the_metastores_and_spare_the_look_up(spark, c
     finally:
         other.stop()
     catalog.drop_table(spark, cfg, spec.name)
+
+
+def test_the_metastore_asked_directly_lists_what_the_engine_lists(spark, cfg):
+    """qlake's own Sail: listings go to the metastore's Thrift API (no engine time), with the engine's answer."""
+    from qlake import catalog, metastore_api
+    from qlake.catalog_state import CatalogState
+
+    spec = _spec("listed_directly")
+    drop_tables(spark, cfg, spec.name)
+    catalog.ensure_table(spark, spec, cfg)
+    assert CatalogState.of(spark).metastore == cfg.metastore_hostport
+    engine = {r["tableName"] for r in spark.sql("SHOW TABLES IN qtest").collect() if not r["isTemporary"]}
+    assert metastore_api.tables(cfg.metastore_hostport, "qtest") == engine and "listed_directly" in engine
+    assert {"default", "qtest"} <= metastore_api.databases(cfg.metastore_hostport)
+    assert {r[0] for r in spark.sql("SHOW DATABASES").collect()} == metastore_api.databases(cfg.metastore_hostport)
+    assert metastore_api.tables(cfg.metastore_hostport, "qtest_missing") == set()  # as the metastore answers
+    catalog.drop_table(spark, cfg, spec.name)
+    assert "listed_directly" not in metastore_api.tables(cfg.metastore_hostport, "qtest")
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(metastore_api.MetastoreError, match=f"the Hive metastore at 127.0.0.1:{port} does not answer"):
+        metastore_api.databases(f"127.0.0.1:{port}")
 
 
 def test_a_table_registered_again_keeps_and_merges_its_rows(spark, cfg):

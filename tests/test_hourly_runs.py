@@ -23,9 +23,10 @@ def qlake(*args, timeout=600):
 def per_group_and_backfill(spark, cfg, sample_dir, tmp_path_factory):
     """The sample delivered one `run hourly` per group, then again as one backfill over the three groups."""
     reset_lake(spark, cfg)
+    per_group_runs = []
     for group in sorted(sample_dir.iterdir()):
-        out = qlake("run", "hourly", "--incoming", str(group))
-        assert out.returncode == 0, out.stderr[-3000:]
+        per_group_runs.append(qlake("run", "hourly", "--incoming", str(group)))
+        assert per_group_runs[-1].returncode == 0, per_group_runs[-1].stderr[-3000:]
     per_group = snapshot(spark)
 
     reset_lake(spark, cfg)
@@ -34,15 +35,23 @@ def per_group_and_backfill(spark, cfg, sample_dir, tmp_path_factory):
         shutil.copytree(group, drop / group.name)
     out = qlake("run", "hourly", "--incoming", str(drop), "--profile")
     assert out.returncode == 0, out.stderr[-3000:]
-    return per_group, snapshot(spark), drop, out
+    return per_group, snapshot(spark), drop, out, per_group_runs
 
 
 def test_backfill_of_three_groups_equals_one_run_per_group(per_group_and_backfill, cfg):
     from qlake import runlog
 
-    per_group, backfill, _, out = per_group_and_backfill
+    per_group, backfill, _, out, _ = per_group_and_backfill
     for name in COMPARED:
         assert backfill[name] == per_group[name], name
+    # The backfill's aggregates are one pass over its facts; per group, hour 2 added its new facts' totals to
+    # hour 1's, and hour 3 (a re-delivery of hour 1: no new fact) compared them: the same tables.
+    runs = per_group_and_backfill[4]
+    added = "gold: the new facts' totals added to gold.mkt_offer_redemptions, gold.mkt_online_sales_by_city, " \
+            "gold.mkt_top_products"
+    assert [added in run.stdout for run in runs] == [False, True, False]
+    assert "gold: no new silver sales" in runs[2].stdout
+    assert "totals added" not in out.stdout
     assert len(per_group["gold.fact_sales"]) == 3000
     # one logged run for the backfill, its rows the sum of the groups' (group 3 re-delivers group 1)
     last = runlog.last_runs(cfg, "hourly")[-1]
@@ -60,7 +69,7 @@ def test_backfill_of_three_groups_equals_one_run_per_group(per_group_and_backfil
 
 
 def test_profile_names_every_phase(per_group_and_backfill):
-    *_, out = per_group_and_backfill
+    _, _, _, out, _ = per_group_and_backfill
     phases = [line.rsplit(None, 1)[0].strip() for line in out.stderr.splitlines()[1:] if line.strip()]
     for expected in ("check for new work (Delta logs, no engine)", "engine start", "ingest", "silver",
                      "gate + write silver.sales_transactions", "gold", "fact_sales",
@@ -74,7 +83,7 @@ def test_profile_names_every_phase(per_group_and_backfill):
 def test_hour_with_nothing_new_returns_before_the_engine_starts(per_group_and_backfill, cfg):
     from qlake import runlog
 
-    *_, drop, _ = per_group_and_backfill
+    _, _, drop, _, _ = per_group_and_backfill
     before = len(runlog.last_runs(cfg, "hourly"))
     out = qlake("run", "hourly", "--incoming", str(drop), "--profile")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -88,7 +97,7 @@ def test_hour_with_nothing_new_returns_before_the_engine_starts(per_group_and_ba
 def test_work_is_found_from_the_logs(per_group_and_backfill, cfg, tmp_path):
     from jobs import pending
 
-    *_, drop, _ = per_group_and_backfill
+    _, _, drop, _, _ = per_group_and_backfill
     assert pending.work_pending(cfg, str(drop)) is None
     new = tmp_path / "group4"
     new.mkdir()

@@ -66,3 +66,22 @@ def test_a_tables_latest_version_is_read_from_its_log_folder(cfg, tmp_path):
     DeltaTable(table).create_checkpoint()  # a checkpoint file beside the commits is not a version
     _hours(table, 1, ["2026-12"])
     assert storage.latest_version(table) == DeltaTable(table).version() == 3
+
+
+def test_a_compaction_keeps_the_rows_an_append_does_not(cfg, tmp_path):
+    """What the marketing aggregates rely on to add new facts after the tidy compacted the fact."""
+    from qlake import storage
+
+    own = dataclasses.replace(cfg, home=str(tmp_path / "lake"))
+    table = own.table_location("gold", "kept")
+    _hours(table, 9, ["2026-12"])  # versions 0-8
+    first = storage.table_state(table)
+    table_id = DeltaTable(table).metadata().id
+    assert first == f"{table_id}@8"
+    assert maintenance.tidy(own, ["gold.kept"]) == ["gold.kept: compacted"]  # version 9
+    assert storage.table_state(table) == f"{table_id}@9"
+    assert storage.rows_unchanged_between(table, 8, 9) and storage.rows_unchanged_between(table, 9, 9)
+    _hours(table, 1, ["2026-12"])  # version 10
+    assert not storage.rows_unchanged_between(table, 8, 10) and not storage.rows_unchanged_between(table, 9, 10)
+    assert not storage.rows_unchanged_between(table, 10, 9)  # a marker from the future: another table's
+    assert storage.table_state(own.table_location("gold", "missing")) is None

@@ -1,0 +1,127 @@
+"""Which databases and tables the Hive metastore holds, asked over its own Thrift API; and the retry of a
+statement the engine sends it over a dropped connection (:func:`retry_metastore`).
+
+A run asks this first (a table's first write in a process must know whether it is registered). Through the
+embedded engine, ``SHOW TABLES`` costs 0.05-0.4 s a database and ~1 s of engine CPU for the four layers, which
+competes with the run's own work on two cores; the metastore answers the same question in a few milliseconds.
+Measured 2026-12-07 on a 1M-row lake: an hour took 3.0-3.7 s with these calls against 3.3-3.9 s through the
+engine (six hours each way, alternating).
+
+Two calls of the ``ThriftHiveMetastore`` service (``hive_metastore.thrift``, unchanged since Hive 0.x):
+``list<string> get_all_databases() throws (1: MetaException o1)`` and
+``list<string> get_all_tables(1: string db_name) throws (1: MetaException o1)``, spoken with the ``thrift``
+library's binary protocol (the metastore's default transport: buffered, no SASL). Only for an engine whose
+catalog is this metastore (qlake's own Sail: ``qlake.spark``); another engine is asked through SQL.
+"""
+
+from __future__ import annotations
+
+import time
+
+from thrift.protocol import TBinaryProtocol
+from thrift.Thrift import TApplicationException, TMessageType, TType
+from thrift.transport import TSocket, TTransport
+
+TIMEOUT_MS = 10_000
+
+
+# How Sail reports a metastore connection dropped under it (seen with tables created side by side).
+_TRANSIENT = ("transport error", "dial plan exhausted")
+
+
+def retry_metastore(call, attempts: int = 3, pause_seconds: float = 0.2):
+    """``call()`` (a statement the engine runs against the metastore), again while it fails with a dropped
+    metastore connection (``attempts`` in all): only for idempotent statements (IF NOT EXISTS, a listing). Any
+    other error, or the last attempt's, is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts or not any(mark in str(exc) for mark in _TRANSIENT):
+                raise
+            time.sleep(pause_seconds * attempt)
+
+
+class MetastoreError(RuntimeError):
+    """The metastore answered with an error (its MetaException's message) or not as the API says."""
+
+
+def databases(hostport: str) -> set[str]:
+    return set(_call(hostport, "get_all_databases"))
+
+
+def tables(hostport: str, database: str) -> set[str]:
+    """The tables (and views) of ``database``, lower-case as the metastore keeps names."""
+    return set(_call(hostport, "get_all_tables", database))
+
+
+def _call(hostport: str, method: str, database: str | None = None) -> list[str]:
+    host, port = hostport.rsplit(":", 1)
+    socket = TSocket.TSocket(host, int(port))
+    socket.setTimeout(TIMEOUT_MS)
+    transport = TTransport.TBufferedTransport(socket)
+    protocol = TBinaryProtocol.TBinaryProtocol(transport)
+    try:
+        transport.open()
+    except TTransport.TTransportException as exc:
+        raise MetastoreError(f"the Hive metastore at {hostport} does not answer ({exc})") from None
+    try:
+        protocol.writeMessageBegin(method, TMessageType.CALL, 1)
+        protocol.writeStructBegin(f"{method}_args")
+        if database is not None:
+            protocol.writeFieldBegin("db_name", TType.STRING, 1)
+            protocol.writeString(database)
+            protocol.writeFieldEnd()
+        protocol.writeFieldStop()
+        protocol.writeStructEnd()
+        protocol.writeMessageEnd()
+        transport.flush()
+        return _reply(protocol, method)
+    finally:
+        transport.close()
+
+
+def _reply(protocol: TBinaryProtocol.TBinaryProtocol, method: str) -> list[str]:
+    """The ``success`` list of the reply struct (field 0); its MetaException (field 1) raised."""
+    _, message_type, _ = protocol.readMessageBegin()
+    if message_type == TMessageType.EXCEPTION:
+        error = TApplicationException()
+        error.read(protocol)
+        protocol.readMessageEnd()
+        raise MetastoreError(f"{method}: {error.message}")
+    names, failure = None, None
+    protocol.readStructBegin()
+    while True:
+        _, field_type, field_id = protocol.readFieldBegin()
+        if field_type == TType.STOP:
+            break
+        if field_id == 0 and field_type == TType.LIST:
+            _, size = protocol.readListBegin()
+            names = [protocol.readString() for _ in range(size)]
+            protocol.readListEnd()
+        elif field_id == 1 and field_type == TType.STRUCT:  # MetaException {1: string message}
+            failure = _message(protocol)
+        else:
+            protocol.skip(field_type)
+        protocol.readFieldEnd()
+    protocol.readStructEnd()
+    protocol.readMessageEnd()
+    if names is None:
+        raise MetastoreError(f"{method}: {failure or 'no result in the reply'}")
+    return names
+
+
+def _message(protocol: TBinaryProtocol.TBinaryProtocol) -> str:
+    message = ""
+    protocol.readStructBegin()
+    while True:
+        _, field_type, field_id = protocol.readFieldBegin()
+        if field_type == TType.STOP:
+            break
+        if field_id == 1 and field_type == TType.STRING:
+            message = protocol.readString()
+        else:
+            protocol.skip(field_type)
+        protocol.readFieldEnd()
+    protocol.readStructEnd()
+    return message
