@@ -58,6 +58,11 @@ def table_versions(spark: SparkSession, cfg: Settings) -> dict[str, int]:
     return {name: version for name, version in versions.items() if version is not None}
 
 
+def written_since(spark: SparkSession, cfg: Settings, before: dict[str, int]) -> dict[str, int]:
+    """The tables whose latest version is not the one in ``before`` (written since), with that version."""
+    return {name: version for name, version in table_versions(spark, cfg).items() if before.get(name) != version}
+
+
 def row(record: RunRecord, ended_at: datetime | None, versions: dict | None = None) -> dict:
     """The ``ops.job_runs`` row of a run (written by the engine here, or through deltalake by an idle hour)."""
     return {
@@ -91,8 +96,8 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
         raise
     finally:
         with phase("run log: versions after + write"):
-            after = table_versions(spark, cfg)
-            written = {t: v for t, v in after.items() if record.versions_before.get(t) != v and t != JOB_RUNS.name}
+            written = written_since(spark, cfg, record.versions_before)
+            written.pop(JOB_RUNS.name, None)
             ended_at = ops.utcnow()
             write(spark, cfg, record, ended_at, written)
         with phase("OpenLineage event"):
