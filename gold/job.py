@@ -86,7 +86,7 @@ def _upsert_facts(spark: SparkSession, cfg: Settings, sales: DataFrame, sales_co
                   upsert: _FactUpsert) -> str:
     rows = fact_sales.build(spark, sales)
     location = catalog.ensure_table(spark, fact_sales.TABLE, cfg)
-    upserted = catalog.merge(spark, rows, fact_sales.TABLE, keys=["transaction_id"], cfg=cfg)
+    upserted = catalog.merge(spark, rows, fact_sales.TABLE, keys=["transaction_id"], cfg=cfg, mostly_new=True)
     upsert.after = storage.table_state(location)
     if upsert.before and upserted == (0, sales_count) and upsert.after == _next_version(upsert.before):
         upsert.new_rows = fact_sales.sale_columns(sales)  # what the aggregates read of them, without the joins

@@ -53,6 +53,26 @@ def test_merge_into_a_table_created_here_then_upserts(spark, cfg):
     assert table_stats.row_count(spark, spec, cfg) == 3
 
 
+def test_a_merge_of_mostly_new_rows_looks_at_keys_first(spark, cfg):
+    """Facts: new keys only are inserted after a look at the keys; an existing key takes the full look."""
+    from qlake import catalog, storage
+
+    spec = _spec("mostly_new")
+    drop_tables(spark, cfg, spec.name)
+    catalog.ensure_table(spark, spec, cfg)
+    catalog.append(spark, spark.createDataFrame([(1, "a")], COLUMNS), spec, cfg)
+    new_only = spark.createDataFrame([(2, "b"), (3, "c")], COLUMNS)
+    assert catalog.merge(spark, new_only, spec, keys=["id"], cfg=cfg, mostly_new=True) == (0, 2)
+    both = spark.createDataFrame([(3, "C"), (4, "d"), (1, "a")], COLUMNS)  # 3 changed, 4 new, 1 as stored
+    assert catalog.merge(spark, both, spec, keys=["id"], cfg=cfg, mostly_new=True) == (1, 1)
+    assert _rows(spark, spec) == [(1, "a"), (2, "b"), (3, "C"), (4, "d")]
+    nothing = spark.createDataFrame([], COLUMNS)
+    before = storage.latest_version(spec.location(cfg))
+    assert catalog.merge(spark, nothing, spec, keys=["id"], cfg=cfg, mostly_new=True) == (0, 0)
+    assert storage.latest_version(spec.location(cfg)) == before  # no empty commit
+    catalog.drop_table(spark, cfg, spec.name)
+
+
 def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cfg):
     """What the catalog knows (databases listed, tables ensured, tables created empty) belongs to one session
     object: a second session on the same engine starts knowing nothing, so its MERGE into a table another
