@@ -17,6 +17,7 @@ catalog is this metastore (qlake's own Sail: ``qlake.spark``); another engine is
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TApplicationException, TMessageType, TType
@@ -89,39 +90,37 @@ def _reply(protocol: TBinaryProtocol.TBinaryProtocol, method: str) -> list[str]:
         error.read(protocol)
         protocol.readMessageEnd()
         raise MetastoreError(f"{method}: {error.message}")
-    names, failure = None, None
-    protocol.readStructBegin()
-    while True:
-        _, field_type, field_id = protocol.readFieldBegin()
-        if field_type == TType.STOP:
-            break
-        if field_id == 0 and field_type == TType.LIST:
-            _, size = protocol.readListBegin()
-            names = [protocol.readString() for _ in range(size)]
-            protocol.readListEnd()
-        elif field_id == 1 and field_type == TType.STRUCT:  # MetaException {1: string message}
-            failure = _message(protocol)
-        else:
-            protocol.skip(field_type)
-        protocol.readFieldEnd()
-    protocol.readStructEnd()
+    fields = _struct(protocol, {
+        (0, TType.LIST): lambda: _strings(protocol),
+        # MetaException {1: string message}
+        (1, TType.STRUCT): lambda: _struct(protocol, {(1, TType.STRING): protocol.readString}).get(1, ""),
+    })
     protocol.readMessageEnd()
-    if names is None:
-        raise MetastoreError(f"{method}: {failure or 'no result in the reply'}")
-    return names
+    if 0 not in fields:
+        raise MetastoreError(f"{method}: {fields.get(1) or 'no result in the reply'}")
+    return fields[0]
 
 
-def _message(protocol: TBinaryProtocol.TBinaryProtocol) -> str:
-    message = ""
+def _struct(protocol: TBinaryProtocol.TBinaryProtocol, readers: dict[tuple[int, int], Callable[[], object]]) -> dict:
+    """A struct's fields read by ``readers`` ((field id, type) -> reader), by id; the other fields skipped."""
+    values = {}
     protocol.readStructBegin()
     while True:
         _, field_type, field_id = protocol.readFieldBegin()
         if field_type == TType.STOP:
             break
-        if field_id == 1 and field_type == TType.STRING:
-            message = protocol.readString()
-        else:
+        reader = readers.get((field_id, field_type))
+        if reader is None:
             protocol.skip(field_type)
+        else:
+            values[field_id] = reader()
         protocol.readFieldEnd()
     protocol.readStructEnd()
-    return message
+    return values
+
+
+def _strings(protocol: TBinaryProtocol.TBinaryProtocol) -> list[str]:
+    _, size = protocol.readListBegin()
+    names = [protocol.readString() for _ in range(size)]
+    protocol.readListEnd()
+    return names
