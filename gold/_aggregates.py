@@ -6,6 +6,7 @@ the job decides when that holds (``gold/job.py``)."""
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -30,6 +31,7 @@ def add_new_facts(spark: SparkSession, module, new_facts: DataFrame) -> DataFram
     return module.finish(spark, add_up(stored, module.totals(new_facts), module))
 
 
+@cache  # a module's code does not change within a process; asked per aggregate, several times a run
 def logic_version(module) -> str:
     """A fingerprint of the code that computes the aggregate (its module and this one): stored totals computed
     by other code are not added to, the aggregate is rebuilt once instead."""

@@ -71,14 +71,17 @@ class GoldReport:
         return lines
 
 
+# The fact's Delta table id and version (:func:`storage.table_state`).
+FactState = tuple[str, int]
+
+
 @dataclass
 class _FactUpsert:
-    """The fact's state (:func:`storage.table_state`) before this run, and what its upsert did: the aggregates
-    add the totals of ``new_rows`` when it only appended them (one commit, no existing key touched, a row per
-    sale)."""
-    before: str | None
+    """The fact's state before this run, and what its upsert did: the aggregates add the totals of ``new_rows``
+    when it only appended them (one commit, no existing key touched, a row per sale)."""
+    before: FactState | None
     new_rows: DataFrame | None = None
-    after: str | None = None
+    after: FactState | None = None
     added_to: list[str] = field(default_factory=list)
 
 
@@ -87,29 +90,29 @@ def _upsert_facts(spark: SparkSession, cfg: Settings, sales: DataFrame, sales_co
     rows = fact_sales.build(spark, sales)
     location = catalog.ensure_table(spark, fact_sales.TABLE, cfg)
     upserted = catalog.merge(spark, rows, fact_sales.TABLE, keys=["transaction_id"], cfg=cfg, mostly_new=True)
-    upsert.after = storage.table_state(location)
-    if upsert.before and upserted == (0, sales_count) and upsert.after == _next_version(upsert.before):
+    if upsert.before is None:  # created by this run
+        upsert.after = storage.table_state(location)
+        return fact_sales.TABLE.name
+    table_id, version = upsert.before
+    upsert.after = (table_id, storage.latest_version(location))  # the same table: its log's listing will do
+    if upserted == (0, sales_count) and upsert.after[1] == version + 1:
         upsert.new_rows = fact_sales.sale_columns(sales)  # what the aggregates read of them, without the joins
     return fact_sales.TABLE.name
 
 
-def _next_version(state: str) -> str:
-    table_id, version = state.rsplit("@", 1)
-    return f"{table_id}@{int(version) + 1}"
-
-
-def _reflects(module, fact_state: str | None) -> str:
+def _reflects(module, fact_state: FactState) -> str:
     """The marker of an aggregate computed from the fact at ``fact_state`` by the code it is computed by now."""
-    return f"{fact_state}:{_aggregates.logic_version(module)}"
+    table_id, version = fact_state
+    return f"{table_id}@{version}:{_aggregates.logic_version(module)}"
 
 
-def _reflecting(spark: SparkSession, cfg: Settings, fact_state: str | None) -> set[str]:
+def _reflecting(spark: SparkSession, cfg: Settings, fact_state: FactState | None) -> set[str]:
     """The aggregates whose stored rows reflect the fact's rows at ``fact_state``, by their present code: the
     fact version of their latest marker is that one, or only compactions and vacuums (which keep the rows)
     followed it."""
     if fact_state is None:
         return set()
-    table_id, version = fact_state.rsplit("@", 1)
+    table_id, version = fact_state
     mine = [(F.col("consumer") == module.TABLE.name)
             & F.col("marker").startswith(f"{table_id}@")
             & F.col("marker").endswith(f":{_aggregates.logic_version(module)}")
@@ -119,8 +122,7 @@ def _reflecting(spark: SparkSession, cfg: Settings, fact_state: str | None) -> s
         (F.col("source") == fact_sales.TABLE.name) & reduce(operator.or_, mine)
     ).groupBy("consumer").agg(F.max(F.regexp_extract("marker", r"@(\d+):", 1).cast("bigint")).alias("version"))
     location = fact_sales.TABLE.location(cfg)
-    return {r.consumer for r in latest.collect()
-            if storage.rows_unchanged_between(location, r.version, int(version))}
+    return {r.consumer for r in latest.collect() if storage.rows_unchanged_between(location, r.version, version)}
 
 
 def _update_aggregate(spark: SparkSession, cfg: Settings, module, upsert: _FactUpsert, reflecting: set[str]) -> str:
@@ -133,7 +135,7 @@ def _update_aggregate(spark: SparkSession, cfg: Settings, module, upsert: _FactU
     return _replace(spark, cfg, module)
 
 
-def _aggregate_markers(fact_state: str | None, names: list[str], rows: int) -> list[tuple[str, str, dict]]:
+def _aggregate_markers(fact_state: FactState | None, names: list[str], rows: int) -> list[tuple[str, str, dict]]:
     """ops.pipeline_state rows saying which fact version (and code) the ``names``d aggregates now reflect."""
     if fact_state is None:
         return []

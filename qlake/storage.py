@@ -133,14 +133,14 @@ def latest_version(location: str) -> int | None:
         return None
 
 
-def table_state(location: str) -> str | None:
-    """``<table id>@<version>``: which Delta table is at ``location`` (its id is new when a table is rebuilt there)
-    and at which version; None when there is none. Opens the table (its log from the last checkpoint)."""
+def table_state(location: str) -> tuple[str, int] | None:
+    """(table id, version): which Delta table is at ``location`` (its id is new when a table is rebuilt there) and
+    at which version; None when there is none. Opens the table (its log from the last checkpoint)."""
     try:
         table = DeltaTable(location)
     except TableNotFoundError:
         return None
-    return f"{table.metadata().id}@{table.version()}"
+    return table.metadata().id, table.version()
 
 
 # Commits that rewrite or delete files without changing the rows (compaction, vacuum).

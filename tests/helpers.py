@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from contextlib import contextmanager
 import socket
 import time
@@ -51,6 +52,14 @@ def frame(spark, spec, rows: list[dict], columns: list[str] | None = None, extra
     names = columns or spec.column_names
     schema = ", ".join(f"`{name}` {types[name]}" for name in names)
     return spark.createDataFrame([tuple(row.get(name) for name in names) for row in rows], schema)
+
+
+def multiset(df, spec) -> Counter:
+    """``df``'s rows as the table ``spec`` holds them (its columns in order, cast to its types), as a multiset:
+    two DataFrames of the same rows compare equal, whatever their order."""
+    from qlake import catalog
+
+    return Counter(map(tuple, catalog.conform(df, spec, cast=True).collect()))
 
 
 def put_table(spark, cfg, spec, rows: list[dict]) -> None:

@@ -77,9 +77,9 @@ def test_a_compaction_keeps_the_rows_an_append_does_not(cfg, tmp_path):
     _hours(table, 9, ["2026-12"])  # versions 0-8
     first = storage.table_state(table)
     table_id = DeltaTable(table).metadata().id
-    assert first == f"{table_id}@8"
+    assert first == (table_id, 8)
     assert maintenance.tidy(own, ["gold.kept"]) == ["gold.kept: compacted"]  # version 9
-    assert storage.table_state(table) == f"{table_id}@9"
+    assert storage.table_state(table) == (table_id, 9)
     assert storage.rows_unchanged_between(table, 8, 9) and storage.rows_unchanged_between(table, 9, 9)
     _hours(table, 1, ["2026-12"])  # version 10
     assert not storage.rows_unchanged_between(table, 8, 10) and not storage.rows_unchanged_between(table, 9, 10)
