@@ -169,8 +169,8 @@ def _replace_if_changed(spark: SparkSession, cfg: Settings, module) -> str | Non
 def _merge_dimension(spark: SparkSession, cfg: Settings, module, key: str, *build_args, **build_kwargs) -> str:
     """Build the dimension's rows and upsert them.
 
-    Silver never deletes dimension rows (SCD2 closes a version instead), so an atomic MERGE (new rows in,
-    changed ones updated, one commit) keeps each mirror exact while touching only what changed.
+    Silver never deletes dimension rows (SCD2 closes a version instead), so an atomic upsert (new rows in,
+    changed ones updated, one commit; :func:`qlake.catalog.merge`) keeps each mirror exact.
     """
     rows = module.build(spark, *build_args, **build_kwargs)
     catalog.merge(spark, rows, module.TABLE, keys=[key], cfg=cfg, atomic=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql.connect.client.retries import DefaultPolicy
 
-from qlake import quality_gx
+from qlake import quality_gx, spark as qspark
 from qlake.config import Settings
 from qlake.gx_client import code_version, jsonable
 
@@ -62,7 +62,7 @@ class _Run:
                 if self.session is None:
                     self.session = SparkSession.builder.remote(request["remote"]).create()
                     self.session.client.set_retry_policies([_RETRIES])
-                    self.session.conf.set("spark.sql.session.timeZone", "UTC")  # as the run's session
+                    qspark.configure(self.session)  # as the run's session
                 session = self.session
             batch = session.read.format("delta").load(request["path"])
             results = self.validator.validate(batch, request["suite"], request["run_name"], request["params"],

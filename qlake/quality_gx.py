@@ -108,6 +108,12 @@ class Validator:
                 self._datasource = context.data_sources.get("qlake")
             except KeyError:
                 self._datasource = context.data_sources.add_spark(name="qlake")
+            # Data Docs pages through views that compile their templates once per process (qlake.gx_views);
+            # set in memory on every open, over whatever GX saved with its config.
+            from qlake import gx_views
+
+            for site in context.variables.config.data_docs_sites.values():
+                site.update(gx_views.site_views())
             self._context = context
         return self._context
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
+import threading
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from qlake import catalog, ops, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 from qlake.profile import phase
+
+log = logging.getLogger(__name__)
 
 JOB_RUNS = TableSpec(
     name="ops.job_runs",
@@ -81,13 +85,15 @@ def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datet
 
 @contextmanager
 def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = None):
-    """Run a job body and log it, failed or not; the exception still propagates."""
-    from qlake import lineage_events  # heavy (the OpenLineage client): imported by a run, not by an idle hour
+    """Run a job body and log it, failed or not; the exception still propagates.
 
+    The OpenLineage client is heavy to import (~0.18 s of Python) and a run's first second is engine round
+    trips that leave the interpreter idle: the START event is imported and sent on a thread of its own while
+    the run goes on; the COMPLETE/FAIL event waits for it, so the two are sent in order."""
     record = RunRecord(run_id or ops.new_run_id(job), job, ops.utcnow())
+    started = _Started(cfg, record)
     with phase("run log: table versions before"):
         record.versions_before = table_versions(spark, cfg)
-    lineage_events.emit(cfg, lineage_events.start_event(cfg, record.run_id, job, record.started_at))
     try:
         yield record
     except BaseException as exc:  # noqa: BLE001 - record every way a run can end, then re-raise
@@ -101,7 +107,26 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
             ended_at = ops.utcnow()
             write(spark, cfg, record, ended_at, written)
         with phase("OpenLineage event"):
+            started.join()
             _emit_end(cfg, record, ended_at, written)
+
+
+class _Started(threading.Thread):
+    """The run's START event, imported and sent on a thread of its own (started at once)."""
+
+    def __init__(self, cfg: Settings, record: RunRecord):
+        super().__init__(name="qlake-lineage-start", daemon=True)
+        self.cfg, self.record = cfg, record
+        self.start()
+
+    def run(self) -> None:
+        try:
+            from qlake import lineage_events  # heavy: see recorded()
+
+            lineage_events.emit(self.cfg, lineage_events.start_event(
+                self.cfg, self.record.run_id, self.record.job, self.record.started_at))
+        except Exception as exc:  # noqa: BLE001 - lineage never fails a run (emit() logs its own failures)
+            log.warning("OpenLineage START event for %s not sent: %s", self.record.run_id, exc)
 
 
 def _emit_end(cfg: Settings, record: RunRecord, ended_at: datetime, written: dict) -> None:

@@ -8,7 +8,7 @@ from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from qlake import catalog
+from qlake import catalog, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 
@@ -43,11 +43,5 @@ def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column:
 def row_count(spark: SparkSession, spec: TableSpec, cfg: Settings | None = None) -> int:
     """Rows in the table's current snapshot, from the Delta log's file statistics when every file has them
     (else, or when this process cannot read the log's storage, counted by the engine)."""
-    try:
-        actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
-    except Exception:  # noqa: BLE001 - e.g. a storage scheme this deltalake build lacks: the engine can count
-        return catalog.read(spark, spec, cfg).count()
-    counts = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else [None]
-    if None in counts and actions.num_rows:
-        return catalog.read(spark, spec, cfg).count()
-    return sum(counts) if actions.num_rows else 0
+    logged = storage.logged_rows(spec.location(cfg))
+    return logged if logged is not None else catalog.read(spark, spec, cfg).count()

@@ -8,6 +8,7 @@ only touch changed rows, so re-processing the same file (after a crash between w
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -29,6 +30,10 @@ class NewRows:
         return not self.markers
 
 
+# A level's tables are staged side by side (silver.job): the first to ask reads, the others wait and reuse it.
+_read_once = threading.Lock()
+
+
 def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> NewRows:
     """Bronze rows of files this consumer has not processed yet (and the run does not hold back for a later one).
 
@@ -45,18 +50,20 @@ def new_bronze_rows(ctx: SilverContext, consumer: str, bronze: TableSpec) -> New
 
 def _ingested_files(ctx: SilverContext) -> dict[str, dict[str, int]]:
     """The manifest's ingested files as file kind -> {file hash: rows}, read once per run for every table."""
-    if ctx.ingested_files is None:
-        catalog.ensure_table(ctx.spark, ingested_files.TABLE, ctx.cfg)
-        files: dict[str, dict[str, int]] = {}
-        for r in (catalog.read(ctx.spark, ingested_files.TABLE).where(F.col("status") == "ingested")
-                  .select("file_kind", "sha256", "rows_added").collect()):
-            files.setdefault(r["file_kind"], {})[r["sha256"]] = r["rows_added"]
-        ctx.ingested_files = files
+    with _read_once:
+        if ctx.ingested_files is None:
+            catalog.ensure_table(ctx.spark, ingested_files.TABLE, ctx.cfg)
+            files: dict[str, dict[str, int]] = {}
+            for r in (catalog.read(ctx.spark, ingested_files.TABLE).where(F.col("status") == "ingested")
+                      .select("file_kind", "sha256", "rows_added").collect()):
+                files.setdefault(r["file_kind"], {})[r["sha256"]] = r["rows_added"]
+            ctx.ingested_files = files
     return ctx.ingested_files
 
 
 def _consumed(ctx: SilverContext) -> dict[tuple[str, str], set[str]]:
     """The file hashes each silver table has consumed, as (consumer, source) -> hashes, read once per run."""
-    if ctx.consumed is None:
-        ctx.consumed = ops.consumed_markers_by_consumer(ctx.spark, ctx.cfg, prefix="silver.")
+    with _read_once:
+        if ctx.consumed is None:
+            ctx.consumed = ops.consumed_markers_by_consumer(ctx.spark, ctx.cfg, prefix="silver.")
     return ctx.consumed

@@ -128,22 +128,29 @@ def _gate_and_write(ctx: SilverContext, name: str, batch):
 
 
 def _stage(ctx: SilverContext) -> dict:
-    """Each table's new bronze rows staged and flagged (no write), in level order: the transactions' reference
-    checks need the agent and branch ids the dimensions hold after this run."""
+    """Each table's new bronze rows staged and flagged (no write), level by level, a level's tables side by side:
+    the transactions' reference checks need the agent and branch ids the dimensions hold after this run."""
     staged: dict = {}
-    for name in (name for level in LEVELS for name in level if _reads_bronze(name)):
-        module = _MODULE[name]
-        if name == sales_transactions.TABLE.name:
-            dims = [_MODULE[read].DIMENSION for read in module.TABLE.reads]
-            known = {dim.key: known_keys(ctx, dim, staged[dim.spec.name]) for dim in dims}
-            staged[name] = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
-        else:
-            staged[name] = stage_dimension(ctx, module.DIMENSION, module.staged)
-        if ctx.combined and staged[name].flagged is not None:
-            backfill.check_fail_rules(ctx, staged[name].flagged, name, module.TABLE.suite)
-            if name == sales_transactions.TABLE.name:
-                backfill.check_keys_in_one_group(ctx, staged[name].good(), sales_transactions.KEY, name)
+    for level in LEVELS:
+        names = [name for name in level if _reads_bronze(name)]
+        staged.update(zip(names, qspark.side_by_side(*[partial(_stage_table, ctx, staged, name) for name in names])))
     return staged
+
+
+def _stage_table(ctx: SilverContext, staged: dict, name: str):
+    module = _MODULE[name]
+    if name == sales_transactions.TABLE.name:
+        dims = [_MODULE[read].DIMENSION for read in module.TABLE.reads]
+        known = dict(zip([dim.key for dim in dims], qspark.side_by_side(
+            *[partial(known_keys, ctx, dim, staged[dim.spec.name]) for dim in dims])))
+        batch = sales_transactions.stage(ctx, known["sales_agent_id"], known["branch_id"])
+    else:
+        batch = stage_dimension(ctx, module.DIMENSION, module.staged)
+    if ctx.combined and batch.flagged is not None:
+        backfill.check_fail_rules(ctx, batch.flagged, name, module.TABLE.suite)
+        if name == sales_transactions.TABLE.name:
+            backfill.check_keys_in_one_group(ctx, batch.good(), sales_transactions.KEY, name)
+    return batch
 
 
 def _reads_bronze(name: str) -> bool:

@@ -226,8 +226,10 @@ def finish(ctx: SilverContext, batch: FlaggedBatch) -> tuple[Accounting, DataFra
     rows = latest.withColumn("_updated_at", now).withColumn("_run_id", F.lit(ctx.run_id))
     # Row counts from the Delta log's file statistics: no scan of a table that grows every hour.
     rows_before = table_stats.row_count(ctx.spark, TABLE, ctx.cfg)
-    # The MERGE counts the changed (a new _row_hash) and new keys as it looks, before writing.
-    upserted = catalog.merge(ctx.spark, rows, TABLE, keys=[KEY], cfg=ctx.cfg, update_when_changed=["_row_hash"])
+    # The MERGE counts the changed (a new _row_hash) and new keys as it looks, before writing; an hour's sales are
+    # new keys, so it looks at the table's keys alone first.
+    upserted = catalog.merge(ctx.spark, rows, TABLE, keys=[KEY], cfg=ctx.cfg, update_when_changed=["_row_hash"],
+                             mostly_new=True)
     rows_after = table_stats.row_count(ctx.spark, TABLE, ctx.cfg)
 
     acct.updated, acct.inserted = upserted or (0, latest.count())  # into a table created empty: all new

@@ -54,8 +54,8 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
     """Add delivered observations to an SCD2 table; returns (new versions, versions closed).
 
     Only current rows take part: each touched key's current version plus its new observations (one per
-    delivery, ``_effective`` = delivery time) are collapsed into versions. A MERGE on the surrogate key then
-    closes the old current row and inserts the new ones, so the cost follows the batch, not the history.
+    delivery, ``_effective`` = delivery time) are collapsed into versions. One atomic upsert on the surrogate key
+    (:func:`qlake.catalog.merge`) then closes the old current row and inserts the new ones in one commit.
     """
     extra = extra or []
     current = catalog.read(ctx.spark, spec).where(F.col("is_current")).join(
@@ -82,7 +82,7 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
         current.select(surrogate_key), on=surrogate_key, how="left_semi"
     ).count()
     if closed:
-        # Keys with a stored version change together (close + open) in one MERGE; only changed keys take part.
+        # Keys with a stored version change together (close + open) in one commit; only changed keys take part.
         changed = rows.join(new_rows.select(key).distinct(), on=key, how="left_semi")
         catalog.merge(ctx.spark, changed, spec, keys=[surrogate_key], cfg=ctx.cfg,
                       update_when_changed=["valid_to", "is_current"], atomic=True)

@@ -73,6 +73,31 @@ def test_a_merge_of_mostly_new_rows_looks_at_keys_first(spark, cfg):
     catalog.drop_table(spark, cfg, spec.name)
 
 
+@pytest.mark.parametrize("rewrite_max_rows, operation", [(1_000_000, "WRITE"), (0, "MERGE")])
+def test_an_atomic_merge_is_one_commit_whether_it_rewrites_or_merges(spark, cfg, monkeypatch, rewrite_max_rows,
+                                                                     operation):
+    """A small table is written anew, a big one MERGEd (the bound lowered to 0 here): the same rows either way.
+    A row whose tracked columns did not change keeps its stored values, as a MERGE leaves it."""
+    from deltalake import DeltaTable
+
+    from qlake import catalog
+    from qlake.catalog import TableSpec
+
+    monkeypatch.setattr(catalog, "REWRITE_MAX_ROWS", rewrite_max_rows)
+    columns = "id INT NOT NULL, label STRING, note STRING"
+    spec = TableSpec(name=f"qtest.atomic_{operation.lower()}", columns=columns)
+    drop_tables(spark, cfg, spec.name)
+    catalog.append(spark, spark.createDataFrame([(1, "a", "n1"), (2, "b", "n2"), (3, "c", "n3")], columns), spec, cfg)
+    before = DeltaTable(spec.location(cfg)).version()
+    upsert = spark.createDataFrame([(2, "B", "new2"), (3, "c", "new3"), (4, "d", "n4")], columns)
+    assert catalog.merge(spark, upsert, spec, keys=["id"], cfg=cfg, update_when_changed=["label"],
+                         atomic=True) == (1, 1)
+    assert _rows(spark, spec) == [(1, "a", "n1"), (2, "B", "new2"), (3, "c", "n3"), (4, "d", "n4")]
+    commits = DeltaTable(spec.location(cfg)).history(limit=2)
+    assert commits[0]["version"] == before + 1 and commits[0]["operation"] == operation
+    catalog.drop_table(spark, cfg, spec.name)
+
+
 def test_a_new_session_does_not_inherit_another_sessions_catalog_state(spark, cfg):
     """What the catalog knows (databases listed, tables ensured, tables created empty) belongs to one session
     object: a second session on the same engine starts knowing nothing, so its MERGE into a table another

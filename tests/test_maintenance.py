@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -85,3 +86,33 @@ def test_a_compaction_keeps_the_rows_an_append_does_not(cfg, tmp_path):
     assert not storage.rows_unchanged_between(table, 8, 10) and not storage.rows_unchanged_between(table, 9, 10)
     assert not storage.rows_unchanged_between(table, 10, 9)  # a marker from the future: another table's
     assert storage.table_state(own.table_location("gold", "missing")) is None
+
+
+def test_a_plain_table_is_read_from_its_data_files_as_the_dataset_reads_it(tmp_path):
+    """storage.read_delta without pyarrow.dataset: the live files only, cast to the table's schema, a column the
+    table gained later null in the older files; a partitioned table (or a filter) goes through the dataset."""
+    import pyarrow.dataset as ds
+
+    from qlake import storage
+
+    location = str(tmp_path / "plain")
+    at = pa.array([datetime(2026, 12, 7, 10, tzinfo=timezone.utc)] * 2, pa.timestamp("us", tz="UTC"))
+    write_deltalake(location, pa.table({"id": [1, 2], "at": at}))
+    write_deltalake(location, pa.table({"id": [3, 4], "at": at}), mode="overwrite")  # files 1-2 removed
+    write_deltalake(location, pa.table({"id": [5, 6], "at": at, "note": ["x", None]}), mode="append",
+                    schema_mode="merge")
+    table = DeltaTable(location)
+    read = storage.read_delta(table)
+    assert read.schema.equals(table.to_pyarrow_dataset().schema)
+    assert sorted(read.to_pylist(), key=lambda r: r["id"]) == [
+        {"id": 3, "at": at[0].as_py(), "note": None}, {"id": 4, "at": at[0].as_py(), "note": None},
+        {"id": 5, "at": at[0].as_py(), "note": "x"}, {"id": 6, "at": at[0].as_py(), "note": None}]
+    assert sorted(storage.read_delta(location, columns=["note", "id"]).column("id").to_pylist()) == [3, 4, 5, 6]
+    assert sorted(storage.read_delta(location, filter=ds.field("id") > 4).column("id").to_pylist()) == [5, 6]
+    partitioned = str(tmp_path / "partitioned")
+    _hours(partitioned, 2, ["2026-11", "2026-12"])
+    assert sorted(storage.read_delta(partitioned).to_pylist(), key=str) == sorted(
+        DeltaTable(partitioned).to_pyarrow_dataset().to_table().to_pylist(), key=str)
+    empty = str(tmp_path / "empty")
+    write_deltalake(empty, pa.table({"id": pa.array([], pa.int64())}))
+    assert storage.read_delta(empty).num_rows == 0
