@@ -14,6 +14,7 @@ from qlake import catalog
 from qlake.catalog import columns_from, lineage
 from qlake.tables import Table
 
+KEY = "transaction_id"  # one row per sale
 TABLE = Table(
     name="gold.fact_sales",
     grain="one row per sale (transaction_id), keyed to the dimension versions valid when it was delivered",

@@ -283,11 +283,13 @@ def conform(df: DataFrame, spec: TableSpec, cast: bool = False) -> DataFrame:
     return df.select(*[F.col(f"`{c}`") for c in spec.column_names])
 
 
-def append(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
-    """Append in one Delta commit (atomic: all rows or none)."""
+def append(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None,
+           counted: bool = False) -> int | None:
+    """Append in one Delta commit (atomic: all rows or none); ``counted``: return the rows, counted meanwhile."""
     location = ensure_table(spark, spec, cfg)
     _claim_empty(spark, spec)
-    _save(df, spec, location)
+    save = partial(_save, df, spec, location)
+    return side_by_side(save, df.count)[1] if counted else save()
 
 
 def overwrite(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings | None = None) -> None:
@@ -304,16 +306,9 @@ def overwrite(spark: SparkSession, df: DataFrame, spec: TableSpec, cfg: Settings
 REWRITE_MAX_ROWS = 1_000_000
 
 
-def merge(
-    spark: SparkSession,
-    df: DataFrame,
-    spec: TableSpec,
-    keys: list[str],
-    cfg: Settings | None = None,
-    update_when_changed: list[str] | None = None,
-    atomic: bool = False,
-    mostly_new: bool = False,
-) -> tuple[int, int] | None:
+def merge(spark: SparkSession, df: DataFrame, spec: TableSpec, keys: list[str], cfg: Settings | None = None,
+          update_when_changed: list[str] | None = None, atomic: bool = False,
+          mostly_new: bool = False) -> tuple[int, int] | None:
     """Upsert ``df`` into the table on ``keys``: update existing keys whose tracked columns differ, insert new keys.
     Returns (changed, new) rows of ``df`` as found before writing; None into a table this run created empty.
 
@@ -323,9 +318,8 @@ def merge(
     ``atomic=True`` keeps it to one commit, for tables whose rows depend on each other (SCD2: closing a version
     and opening the next): when existing rows change, the table written anew (up to :data:`REWRITE_MAX_ROWS`
     rows) or one MERGE, else the INSERT alone. Into a table this run created empty, the INSERT alone, without
-    looking; a table that gets neither changed nor new rows gets no commit. ``mostly_new`` (facts): the look
-    reads the table's keys alone first, and when none is the source's, inserts (0.11-0.15 s against 0.18-0.25 s
-    for an hour's look at a 1M-row fact, 2026-12-07); else it looks at every tracked column.
+    looking; a table that gets neither changed nor new rows gets no commit. ``mostly_new``: the look reads the
+    table's keys alone first (1M rows: 0.11-0.15 s, a full look 0.18-0.25 s), then every tracked column if needed.
     """
     location = ensure_table(spark, spec, cfg)
     if _claim_empty(spark, spec):

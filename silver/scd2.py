@@ -77,15 +77,12 @@ def apply_scd2(ctx: SilverContext, spec: TableSpec, key: str, attributes: list[s
     ctx.scratch.append(name)
     rows = scratch.materialize(ctx.spark, rows, ctx.cfg, name)
     new_rows = rows.join(catalog.read(ctx.spark, spec).select(surrogate_key), on=surrogate_key, how="left_anti")
-    new_versions = new_rows.count()
-    closed = rows.where(~F.col("is_current")).join(
-        current.select(surrogate_key), on=surrogate_key, how="left_semi"
-    ).count()
-    if closed:
-        # Keys with a stored version change together (close + open) in one commit; only changed keys take part.
-        changed = rows.join(new_rows.select(key).distinct(), on=key, how="left_semi")
-        catalog.merge(ctx.spark, changed, spec, keys=[surrogate_key], cfg=ctx.cfg,
-                      update_when_changed=["valid_to", "is_current"], atomic=True)
-    elif new_versions:
-        catalog.append(ctx.spark, new_rows, spec, ctx.cfg)  # only keys without a stored version: one commit
+    # Keys with a new version change together (their stored current version closed, the new ones opened) in one
+    # commit; only those keys take part. The upsert's look counts both: a stored version it updates is one this
+    # run closes (its valid_to is set now), a row it inserts is a new version.
+    changed = rows.join(new_rows.select(key).distinct(), on=key, how="left_semi")
+    upserted = catalog.merge(ctx.spark, changed, spec, keys=[surrogate_key], cfg=ctx.cfg,
+                             update_when_changed=["valid_to", "is_current"], atomic=True)
+    # Into a table this run created empty every version is new (``changed`` would be read after the write).
+    closed, new_versions = upserted if upserted is not None else (0, rows.count())
     return new_versions, closed
