@@ -4,7 +4,8 @@ next to a DuckDB process doing the batch job (bench/baseline_duckdb.py) on the s
 Measured: the lake's first hour (it creates and registers every table), then same-size hours on that nearly
 empty lake ("an hour"), same-size hours on a lake holding QLAKE_BENCH_HISTORY_ROWS (default 1,000,000) rows, an
 hour with nothing new, and a backfill of QLAKE_BENCH_BACKFILL_GROUPS (default 24) pending groups in one command
-on a lake whose tables exist; each hour figure and the no-op are the median of three processes. Writes
+on a lake whose tables exist; each hour figure and the no-op are the median of QLAKE_BENCH_SAMPLES (default 5)
+processes, every sample kept in the JSON. Writes
 bench/results_hourly.json.
 """
 
@@ -69,9 +70,10 @@ def main() -> int:
     history = generate(work / "history", groups=1, rows=history_rows, seed=11, redeliver=False)[0]
     # The lake's first hour creates and registers every table: a one-off cost, kept out of "an hour" below.
     first = generate(work / "first", groups=1, rows=hour_rows, seed=14, redeliver=False, start_group=400)[0]
-    # Three same-size hours per lake, the median reported: one process's seconds vary by ~1 s on 2 cores.
-    hours = generate(work / "hour", groups=3, rows=hour_rows, seed=12, redeliver=False, start_group=500)
-    later = generate(work / "later", groups=3, rows=hour_rows, seed=15, redeliver=False, start_group=550)
+    # Same-size hours per lake, the median reported: one process's seconds vary by up to a third on 2 cores.
+    samples = int(os.environ.get("QLAKE_BENCH_SAMPLES", "5"))
+    hours = generate(work / "hour", groups=samples, rows=hour_rows, seed=12, redeliver=False, start_group=500)
+    later = generate(work / "later", groups=samples, rows=hour_rows, seed=15, redeliver=False, start_group=550)
     backfill = generate(work / "backfill", groups=backfill_groups, rows=hour_rows, seed=13, redeliver=False,
                         start_group=600)[0].parent
     qlake = [sys.executable, "-m", "cli"]  # what the scheduler runs: the `qlake` command of this interpreter
@@ -84,22 +86,25 @@ def main() -> int:
     def hourly(env, incoming, printed=None) -> float:
         return _timed([*qlake, "run", "hourly", "--incoming", str(incoming)], env, printed)
 
-    def median_hour(env, groups) -> float:
-        return sorted(hourly(env, group) for group in groups)[len(groups) // 2]
+    def median_hour(env, groups, name) -> float:
+        seconds[name] = [hourly(env, group) for group in groups]
+        return sorted(seconds[name])[len(groups) // 2]
+
+    seconds: dict[str, list[float]] = {}
 
     try:
         empty = _lake(work, "empty")
         lakes.append(empty)
         subprocess.run([*qlake, "services", "up"], env=empty, capture_output=True, check=True)
         first_hour = hourly(empty, first)  # the tables are created here
-        hour_empty = median_hour(empty, hours)  # real-size hours on a lake of a few earlier hours
-        noop = median_hour(empty, [hours[-1]] * 3)  # nothing new: the last group again
+        hour_empty = median_hour(empty, hours, "hour_on_empty_lake")  # a lake of a few earlier hours
+        noop = median_hour(empty, [hours[-1]] * samples, "noop_hour")  # nothing new: the last group again
 
         full = _lake(work, "history")
         lakes.append(full)
         subprocess.run([*qlake, "services", "up"], env=full, capture_output=True, check=True)
         hourly(full, history)  # the lake's history, untimed
-        hour_history = median_hour(full, later)
+        hour_history = median_hour(full, later, "hour_on_history")
 
         pending = _lake(work, "backfill")
         lakes.append(pending)
@@ -110,18 +115,20 @@ def main() -> int:
 
         duck_env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
         duck = [_timed([sys.executable, "-c", DUCKDB_HOUR, str(hours[0]), str(work / f"duck{i}")], duck_env)
-                for i in range(3)]
+                for i in range(samples)]
     finally:
         for env in lakes:
             subprocess.run([*qlake, "services", "down"], env=env, capture_output=True)
-    duck_s = sorted(duck)[1]
+    duck_s = sorted(duck)[samples // 2]
+    seconds["duckdb_process"] = duck
     result = {
         "date": date.today().isoformat(),
         "machine": f"{os.cpu_count()} cores",
         "hour_rows": hour_rows,
         "history_rows": history_rows,
         "duckdb_process_s": duck_s,
-        "samples": "median of 3 processes for each hour figure, the no-op and DuckDB; the backfill once",
+        "samples": f"median of {samples} processes for each hour figure, the no-op and DuckDB; the backfill once",
+        "samples_s": seconds,
         "first_hour_creating_the_tables_s": first_hour,
         "hour_on_empty_lake_s": hour_empty,
         "hour_on_history_s": hour_history,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -127,7 +128,12 @@ class Ingestor:
         self._pending: dict[str, list[dict]] = {ingested_files.TABLE.name: [], rejected_files.TABLE.name: []}
         for spec in (*(k.table for k in FILE_KINDS), ingested_files.TABLE, rejected_files.TABLE):
             catalog.ensure_table(spark, spec, cfg)
-        self._load_manifest()
+        # Each bronze table's file statistics (for _committed_rows), read from its Delta log on threads while the
+        # manifest is read: 20 ms a table read one after another (2026-12-07).
+        # This run's own appends need no statistics: a content it appended is in self.ingested (a duplicate).
+        with ThreadPoolExecutor(max_workers=len(FILE_KINDS)) as pool:
+            self._file_stats = {k.kind: pool.submit(table_stats.file_stats, k.table, cfg) for k in FILE_KINDS}
+            self._load_manifest()
 
     def _load_manifest(self) -> None:
         rows = catalog.read(self.spark, ingested_files.TABLE).select(
@@ -140,7 +146,8 @@ class Ingestor:
 
     def _committed_rows(self, kind: RawFileKind, sha: str) -> int:
         """Rows of this content already in the bronze table (an interrupted run committed them, then died)."""
-        return table_stats.rows_with_value(self.spark, kind.table, self.cfg, "_source_sha256", sha)
+        return table_stats.rows_with_value(self.spark, kind.table, self.cfg, "_source_sha256", sha,
+                                           actions=self._file_stats[kind.kind].result())
 
     def ingest_file(self, path: Path, signature: Signature | None = None) -> FileOutcome:
         """One delivery entry. ``signature``: its settled ``lstat`` (None: it changed during the settle window).

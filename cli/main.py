@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -67,7 +68,12 @@ def run() -> None:
     down what it loaded (the embedded engine's threads, gRPC, Great Expectations, pandas): ~1 s measured after an
     hourly run, paid by every scheduled run. So the output and logs are flushed and the process exits with the
     command's code without that teardown. Code that calls :func:`main` itself (tests) keeps the normal exit.
+
+    The cyclic garbage collector runs far less often than by default (every 700 allocations): a command imports
+    ~0.6 s of modules (pandas, pyspark, pyarrow), whose objects live as long as the process, and each
+    collection walks them again. An hourly run's imports took 0.49-0.55 s instead of 0.58-0.63 s (2026-12-07).
     """
+    gc.set_threshold(50_000, 20, 100)
     try:
         main(prog_name="qlake")
         code = 0

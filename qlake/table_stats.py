@@ -13,15 +13,24 @@ from qlake.catalog import TableSpec
 from qlake.config import Settings
 
 
-def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column: str, value: str) -> int:
-    """How many rows have ``column = value``, answered from the Delta log's file statistics when they can.
+def file_stats(spec: TableSpec, cfg: Settings) -> pa.Table | None:
+    """The table's data files with their statistics, from its Delta log (None: no table there)."""
+    try:
+        return pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
+    except TableNotFoundError:
+        return None
+
+
+def rows_with_value(spark: SparkSession, spec: TableSpec, cfg: Settings, column: str, value: str,
+                    actions: pa.Table | None = None) -> int:
+    """How many rows have ``column = value``, answered from the Delta log's file statistics when they can
+    (``actions``: the table's :func:`file_stats`, read ahead by the caller).
 
     Files whose min/max exclude the value are skipped, files holding only that value are counted from their
     statistics; only files whose range straddles it (after compaction) are read, with the filter pushed down.
     """
-    try:
-        actions = pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
-    except TableNotFoundError:
+    actions = actions if actions is not None else file_stats(spec, cfg)
+    if actions is None:
         return 0
     low, high = f"min.{column}", f"max.{column}"
     if actions.num_rows and low in actions.column_names and "num_records" in actions.column_names:
