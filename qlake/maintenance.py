@@ -11,6 +11,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from qlake import storage
 from qlake.config import Settings
 
 
@@ -40,7 +41,7 @@ def _tidy_table(cfg: Settings, max_files: int, max_commits: int, table: str) -> 
     except TableNotFoundError:
         return done
     try:
-        files = _files(dt)
+        files = storage.file_actions(dt)
         if _most_files_in_a_partition(files) > max_files:
             dt.optimize.compact(target_size=_small_files_target(files))
             done.append(f"{table}: compacted")
@@ -56,11 +57,9 @@ def _tidy_table(cfg: Settings, max_files: int, max_commits: int, table: str) -> 
 def most_files_in_a_partition(dt: DeltaTable) -> int:
     """The data files of the table's fullest partition (of the table, if it is not partitioned), from its log.
     Compaction only merges files within a partition: a table with one file per month has nothing to merge."""
-    return _most_files_in_a_partition(_files(dt))
+    return _most_files_in_a_partition(storage.file_actions(dt))
 
 
-def _files(dt: DeltaTable) -> pa.Table:
-    return pa.table(dt.get_add_actions(flatten=True))  # deltalake hands out an arro3 table
 
 
 def _partitions(files: pa.Table) -> list[list[int]]:

@@ -171,11 +171,19 @@ def table_state(location: str) -> tuple[str, int] | None:
     return table.metadata().id, table.version()
 
 
+def file_actions(table) -> pa.Table:
+    """The data files of a Delta table (a ``deltalake.DeltaTable`` or its location) with their statistics, from
+    its log; raises ``TableNotFoundError`` when there is no table there."""
+    if not isinstance(table, DeltaTable):
+        table = DeltaTable(str(table))
+    return pa.table(table.get_add_actions(flatten=True))  # deltalake hands out an arro3 table
+
+
 def logged_rows(location: str) -> int | None:
     """Rows in the table's current snapshot, summed from its log's file statistics; None when there is no table
     there, a file has no row count, or this process cannot read the log's storage."""
     try:
-        actions = pa.table(DeltaTable(location).get_add_actions(flatten=True))
+        actions = file_actions(location)
     except Exception:  # noqa: BLE001 - e.g. a storage scheme this deltalake build lacks: the caller decides
         return None
     if not actions.num_rows:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -16,7 +15,7 @@ from qlake.config import Settings
 def file_stats(spec: TableSpec, cfg: Settings) -> pa.Table | None:
     """The table's data files with their statistics, from its Delta log (None: no table there)."""
     try:
-        return pa.table(DeltaTable(spec.location(cfg)).get_add_actions(flatten=True))
+        return storage.file_actions(spec.location(cfg))
     except TableNotFoundError:
         return None
 
