@@ -5,6 +5,8 @@ NULL means for the row.
 
 from __future__ import annotations
 
+from functools import reduce
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -34,6 +36,27 @@ def lookup(key: Column, mapping: dict) -> Column:
     for k, v in items[1:]:
         chain = chain.when(key == F.lit(k), F.lit(v))
     return chain
+
+
+def is_one_of(col: Column, values: list[int]) -> Column:
+    """``col`` IN ``values`` (integers, NULL for a NULL ``col``), with each run of three or more consecutive values
+    as one range test: ids are mostly consecutive (1..n), and the engine plans a literal list by its length
+    (900 ids took it 30 ms per query, a range nothing)."""
+    ordered = sorted(set(values))
+    ranges, singles, i = [], [], 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        if j - i >= 2:
+            ranges.append(col.between(F.lit(ordered[i]), F.lit(ordered[j])))
+        else:
+            singles.extend(ordered[i:j + 1])
+        i = j + 1
+    tests = ranges + ([col.isin(singles)] if singles else [])
+    if not tests:
+        return F.when(col.isNotNull(), F.lit(False))
+    return reduce(lambda a, b: a | b, tests)
 
 
 def blank_to_null(col: Column) -> Column:
@@ -86,32 +109,46 @@ def normalise_payment_method(col: Column) -> Column:
     return F.coalesce(lookup(key, PAYMENT_METHODS), blank_to_null(col))
 
 
-def address_part(col: Column, part: int) -> Column:
-    """Part of `street/city/state/postal_code`, split from the right (streets may contain `/`).
+def address_pieces(col: Column) -> Column:
+    """`street/city/state/postal_code` split on `/` (4x cheaper than a regex); streets may contain `/`, so the
+    parts are taken from the right by :func:`address_part`."""
+    return F.split(F.trim(col), "/")
 
-    Split on `/` rather than matched with a regex (4x cheaper): the last three pieces are city, state and
-    postal code, everything before them (joined back with `/`) is the street; fewer than four pieces → NULL.
+
+def address_part(pieces: Column, part: int) -> Column:
+    """Part ``part`` (1 street .. 4 postal code) of an address split by :func:`address_pieces`.
+
+    The last three pieces are city, state and postal code, everything before them (joined back with `/`) is the
+    street; fewer than four pieces → NULL.
     """
-    pieces = F.split(F.trim(col), "/")
     count = F.size(pieces)
     value = F.array_join(F.slice(pieces, 1, count - 3), "/") if part == 1 else F.element_at(pieces, part - 5)
     return blank_to_null(F.when(count >= 4, value))
 
 
-def postal_code(col: Column) -> Column:
-    """Postal code as a string, zero padded to 5 digits (`2143` → `02143`); non-digits stay as they are."""
-    code = address_part(col, 4)
+def postal_code(code: Column) -> Column:
+    """A postal code (:func:`address_part` 4) as a string, zero padded to 5 digits (`2143` → `02143`);
+    non-digits stay as they are."""
     return F.when(code.rlike(r"^\d{1,5}$"), F.lpad(code, 5, "0")).otherwise(code)
 
 
-def offers(cols: list[Column]) -> tuple[Column, Column, Column]:
-    """(offer_id, offer_count, discount_pct) from offer_1..offer_5 flags; offer_id only when exactly one."""
-    flags = [is_true(c).cast("int") for c in cols]
-    count = sum(flags[1:], flags[0])
-    first = F.coalesce(*[F.when(is_true(c), F.lit(i + 1)) for i, c in enumerate(cols)])
-    offer_id = F.when(count == 1, first)
-    discount = F.coalesce(lookup(offer_id, OFFER_DISCOUNT_PCT), F.lit(0)).cast("decimal(5,2)")
-    return offer_id, count, discount
+def offer_flags(cols: list[Column]) -> list[Column]:
+    """offer_1..offer_5 as 0/1 flags, the input of :func:`offer_count` and :func:`offer_id`."""
+    return [is_true(c).cast("int") for c in cols]
+
+
+def offer_count(flags: list[Column]) -> Column:
+    return sum(flags[1:], flags[0])
+
+
+def offer_id(flags: list[Column], count: Column) -> Column:
+    """The offer (1..5) of a sale that redeemed exactly one (``count``: :func:`offer_count`), else NULL."""
+    return F.when(count == 1, F.coalesce(*[F.when(flag == 1, F.lit(i + 1)) for i, flag in enumerate(flags)]))
+
+
+def discount_pct(offer: Column) -> Column:
+    """The discount of an :func:`offer_id` (0 without one)."""
+    return F.coalesce(lookup(offer, OFFER_DISCOUNT_PCT), F.lit(0)).cast("decimal(5,2)")
 
 
 def money(units: Column, unit_price: Column, discount_pct: Column) -> tuple[Column, Column]:

@@ -62,16 +62,27 @@ SUITE = TABLE.suite
 KEY = "transaction_id"
 BUSINESS_COLUMNS = [c.split()[0] for c in TABLE.columns.split(", ") if c and not c.startswith("_")]
 OFFER_COLUMNS = list(_OFFERS)
+# The staging model's columns, in order (the delivery's lineage columns follow).
+STAGED_COLUMNS = (
+    "transaction_id", "transaction_date", "customer_id", "customer_first_name", "customer_last_name",
+    "customer_email", "sales_agent_id", "branch_id", "product_id", "product_name", "product_category", "offer_id",
+    "offer_count", "discount_pct", "units", "unit_price", "unit_price_decimals", "total_price",
+    "total_paid_price_after_discount", "is_online", "payment_method", "shipping_street", "shipping_city",
+    "shipping_state", "shipping_postal_code",
+)
 
 
 def staged(bronze: DataFrame) -> DataFrame:
-    """Staging model: rename the delivered columns and cast them, derive offer, money and address parts."""
-    offer_id, offer_count, discount_pct = cleaning.offers([F.col(c) for c in OFFER_COLUMNS])
-    units = cleaning.parse_int(F.col("units"))
-    unit_price = cleaning.parse_decimal(F.col("unit_price"))
-    total_price, total_paid = cleaning.money(units, unit_price, discount_pct)
-    address = F.col("shipping_address")
-    return bronze.select(
+    """Staging model: rename the delivered columns and cast them, derive offer, money and address parts.
+
+    Built in steps, each deriving from the previous step's named columns (offer flags → offer → discount →
+    money; address pieces → parts → postal code), so a derived value is one expression the engine plans once
+    rather than a copy inlined into each expression that uses it. Sail plans every query over the batch from
+    here: the inlined form took it 50–60 ms to plan, this one 17–25 ms (2026-12-07).
+    """
+    flags = [f"_offer_{k}" for k in range(1, 6)]
+    pieces = F.col("_address_pieces")
+    parsed = bronze.select(
         cleaning.blank_to_null(F.col("transaction_id")).alias("transaction_id"),
         cleaning.parse_date(F.col("transaction_date")).alias("transaction_date"),
         cleaning.blank_to_null(F.col("customer_id")).alias("customer_id"),
@@ -83,43 +94,54 @@ def staged(bronze: DataFrame) -> DataFrame:
         cleaning.parse_int(F.col("product_id")).alias("product_id"),
         cleaning.blank_to_null(F.col("product_name")).alias("product_name"),
         cleaning.blank_to_null(F.col("product_category")).alias("product_category"),
-        offer_id.alias("offer_id"),
-        offer_count.alias("offer_count"),
-        discount_pct.alias("discount_pct"),
-        units.alias("units"),
-        unit_price.alias("unit_price"),
+        *[flag.alias(name) for flag, name in zip(cleaning.offer_flags([F.col(c) for c in OFFER_COLUMNS]), flags)],
+        cleaning.parse_int(F.col("units")).alias("units"),
+        cleaning.parse_decimal(F.col("unit_price")).alias("unit_price"),
         # Decimals as delivered (trailing zeros aside): the suite quarantines a price the DECIMAL(12,2) would round.
         # Exponent notation (7.9999e1) cannot be checked that way: it counts as too many decimals.
         F.when(F.trim(F.col("unit_price")).rlike("[eE]"), F.lit(99))
         .otherwise(F.length(F.regexp_extract(F.trim(F.col("unit_price")), r"\.(\d*?)0*$", 1)))
         .alias("unit_price_decimals"),
-        total_price.alias("total_price"),
-        total_paid.alias("total_paid_price_after_discount"),
         cleaning.parse_yes_no(F.col("is_online")).alias("is_online"),
         cleaning.normalise_payment_method(F.col("payment_method")).alias("payment_method"),
-        cleaning.address_part(address, 1).alias("shipping_street"),
-        cleaning.address_part(address, 2).alias("shipping_city"),
-        cleaning.address_part(address, 3).alias("shipping_state"),
-        cleaning.postal_code(address).alias("shipping_postal_code"),
+        cleaning.address_pieces(F.col("shipping_address")).alias("_address_pieces"),
         *LINEAGE,
+    )
+    return (
+        parsed.withColumns({
+            "offer_count": cleaning.offer_count([F.col(f) for f in flags]),
+            "shipping_street": cleaning.address_part(pieces, 1),
+            "shipping_city": cleaning.address_part(pieces, 2),
+            "shipping_state": cleaning.address_part(pieces, 3),
+            "shipping_postal_code": cleaning.address_part(pieces, 4),
+        })
+        .withColumns({
+            "offer_id": cleaning.offer_id([F.col(f) for f in flags], F.col("offer_count")),
+            "shipping_postal_code": cleaning.postal_code(F.col("shipping_postal_code")),
+        })
+        .withColumn("discount_pct", cleaning.discount_pct(F.col("offer_id")))
+        .withColumns(dict(zip(("total_price", "total_paid_price_after_discount"),
+                              cleaning.money(F.col("units"), F.col("unit_price"), F.col("discount_pct")))))
+        .select(*STAGED_COLUMNS, *LINEAGE)
     )
 
 
 def with_reference_checks(df: DataFrame, agent_ids: dict, branch_ids: dict, group: Column) -> DataFrame:
     """Flags the suite checks: an offline sale's agent and branch exist in the silver dimensions by its delivery
     group. ``*_ids``: each id the dimension holds after this run, with the group from which on it holds it (0:
-    already stored; :func:`silver.dimension.known_keys`). Literal sets (a handful to thousands of ids) rather
-    than a join of the batch or a map literal (built again for every row): the ids every group knows, and in a
-    backfill pass those first delivered by each later group."""
+    already stored; :func:`silver.dimension.known_keys`). Literal sets (a handful to thousands of ids, consecutive
+    ones as ranges: :func:`silver.cleaning.is_one_of`) rather than a join of the batch or a map literal (built
+    again for every row): the ids every group knows, and in a backfill pass those first delivered by each later
+    group."""
     is_offline = F.col("is_online") == F.lit(False)
 
     def is_known(column: str, first_group: dict) -> Column:
         since: dict[int, list] = {1: []}
         for key, first in first_group.items():
             since.setdefault(max(first, 1), []).append(key)
-        known = F.coalesce(F.col(column).isin(sorted(since.pop(1))), F.lit(False))
+        known = F.coalesce(cleaning.is_one_of(F.col(column), since.pop(1)), F.lit(False))
         for first, keys in sorted(since.items()):  # a backfill pass: ids first delivered by a later group
-            known = known | ((group >= first) & F.coalesce(F.col(column).isin(sorted(keys)), F.lit(False)))
+            known = known | ((group >= first) & F.coalesce(cleaning.is_one_of(F.col(column), keys), F.lit(False)))
         return known
 
     return (

@@ -87,7 +87,9 @@ zips = st.integers(0, 99999)
 def test_address_split_from_the_right(spark, addresses):
     delivered = [f"{s}/{c}/{st_}/{z if unpadded else f'{z:05d}'}" for s, c, st_, z, unpadded in addresses]
     df = spark.createDataFrame([(a,) for a in delivered], "v string")
-    rows = df.select(*[cleaning.address_part(F.col("v"), i) for i in (1, 2, 3)], cleaning.postal_code(F.col("v"))).collect()
+    pieces = cleaning.address_pieces(F.col("v"))
+    rows = df.select(*[cleaning.address_part(pieces, i) for i in (1, 2, 3)],
+                     cleaning.postal_code(cleaning.address_part(pieces, 4))).collect()
     assert [tuple(r) for r in rows] == [(s, c, st_, f"{z:05d}") for s, c, st_, z, _ in addresses]
 
 
@@ -119,5 +121,16 @@ def test_discount_arithmetic_is_exact_half_up(spark, sales):
 ])
 def test_offers(spark, flags, expected):
     df = spark.createDataFrame([tuple(flags)], ", ".join(f"o{k} string" for k in range(1, 6)))
-    offer_id, count, pct = cleaning.offers([F.col(f"o{k}") for k in range(1, 6)])
-    assert tuple(df.select(offer_id, count, pct).first()) == expected
+    flags = cleaning.offer_flags([F.col(f"o{k}") for k in range(1, 6)])
+    offer_id = cleaning.offer_id(flags, cleaning.offer_count(flags))
+    assert tuple(df.select(offer_id, cleaning.offer_count(flags), cleaning.discount_pct(offer_id)).first()) == expected
+
+
+# ---- id sets ---------------------------------------------------------------------------------------------------
+@PROPERTY
+@given(st.sets(st.integers(-3, 40), max_size=30), st.lists(st.one_of(st.none(), st.integers(-5, 45)), min_size=1,
+                                                            max_size=20))
+def test_is_one_of_answers_as_an_in_list(spark, ids, values):
+    df = spark.createDataFrame([(v,) for v in values], "v int")
+    got = [r[0] for r in df.select(cleaning.is_one_of(F.col("v"), list(ids))).collect()]
+    assert got == [None if v is None else v in ids for v in values]
