@@ -166,8 +166,14 @@ def _registered(spark: SparkSession, state: CatalogState, database: str, table: 
 
 
 def _learn(spark: SparkSession, state: CatalogState, databases: tuple[str, ...]) -> None:
-    """List the tables of those ``databases`` the metastore has and the state has not listed, side by side.
-    The caller holds ``state.lock``."""
+    """List the tables of those ``databases`` the metastore has and the state has not listed, side by side
+    (asked directly, the metastore lists every database in one call). The caller holds ``state.lock``."""
+    if state.databases is None and state.metastore:
+        # A database holding no table is not in this listing: it is created (IF NOT EXISTS) when first needed.
+        listing = metastore_api.tables_by_database(state.metastore)
+        state.databases = set(listing)
+        for database, tables in listing.items():
+            state.listed.setdefault(database, set()).update(tables)
     if state.databases is None:
         state.databases = _databases(spark)
     todo = [database for database in databases if database in state.databases and database not in state.listed]

@@ -7,11 +7,14 @@ competes with the run's own work on two cores; the metastore answers the same qu
 Measured 2026-12-07 on a 1M-row lake: an hour took 3.0-3.7 s with these calls against 3.3-3.9 s through the
 engine (six hours each way, alternating).
 
-Two calls of the ``ThriftHiveMetastore`` service (``hive_metastore.thrift``, unchanged since Hive 0.x):
-``list<string> get_all_databases() throws (1: MetaException o1)`` and
-``list<string> get_all_tables(1: string db_name) throws (1: MetaException o1)``, spoken with the ``thrift``
-library's binary protocol (the metastore's default transport: buffered, no SASL). Only for an engine whose
-catalog is this metastore (qlake's own Sail: ``qlake.spark``); another engine is asked through SQL.
+Calls of the ``ThriftHiveMetastore`` service (``hive_metastore.thrift``), spoken with the ``thrift`` library's
+binary protocol (the metastore's default transport: buffered, no SASL):
+``list<TableMeta> get_table_meta(1: string db_patterns, 2: string tbl_patterns, 3: list<string> tbl_types)``
+(Hive 2.1+; ``TableMeta {1: dbName, 2: tableName, ...}``) answers for every database at once: 20-29 ms and
+0.02-0.04 s of the metastore's CPU, where ``get_all_databases`` and ``get_all_tables`` per layer took 55-65 ms
+and 0.08-0.10 s (2026-12-07); those two (unchanged since Hive 0.x) remain for an older metastore and for a
+listing of chosen databases. Only for an engine whose catalog is this metastore (qlake's own Sail:
+``qlake.spark``); another engine is asked through SQL.
 """
 
 from __future__ import annotations
@@ -48,15 +51,34 @@ class MetastoreError(RuntimeError):
 
 
 def databases(hostport: str) -> set[str]:
-    return set(_call(hostport, "get_all_databases"))
+    return set(_call(hostport, "get_all_databases", [], _strings))
 
 
 def tables(hostport: str, database: str) -> set[str]:
     """The tables (and views) of ``database``, lower-case as the metastore keeps names."""
-    return set(_call(hostport, "get_all_tables", database))
+    return set(_call(hostport, "get_all_tables", [("db_name", database)], _strings))
 
 
-def _call(hostport: str, method: str, database: str | None = None) -> list[str]:
+def tables_by_database(hostport: str) -> dict[str, set[str]]:
+    """Every table (and view) the metastore holds, by database, in one call; a database holding none is absent.
+    A metastore older than Hive 2.1 is asked database by database."""
+    try:
+        metas = _call(hostport, "get_table_meta", [("db_patterns", "*"), ("tbl_patterns", "*"), ("tbl_types", [])],
+                      _table_metas)
+    except MetastoreError as exc:
+        if "get_table_meta" not in str(exc) or "Invalid method" not in str(exc):
+            raise
+        return {database: tables(hostport, database) for database in databases(hostport)}
+    listing: dict[str, set[str]] = {}
+    for meta in metas:
+        listing.setdefault(meta[1], set()).add(meta[2])
+    return listing
+
+
+def _call(hostport: str, method: str, arguments: list[tuple[str, object]],
+          read_result: Callable[[TBinaryProtocol.TBinaryProtocol], object]):
+    """``method(*arguments)`` (strings and lists of strings, numbered from 1 in order); its ``success`` result
+    read by ``read_result``."""
     host, port = hostport.rsplit(":", 1)
     socket = TSocket.TSocket(host, int(port))
     socket.setTimeout(TIMEOUT_MS)
@@ -69,21 +91,29 @@ def _call(hostport: str, method: str, database: str | None = None) -> list[str]:
     try:
         protocol.writeMessageBegin(method, TMessageType.CALL, 1)
         protocol.writeStructBegin(f"{method}_args")
-        if database is not None:
-            protocol.writeFieldBegin("db_name", TType.STRING, 1)
-            protocol.writeString(database)
+        for field_id, (name, value) in enumerate(arguments, start=1):
+            if isinstance(value, list):
+                protocol.writeFieldBegin(name, TType.LIST, field_id)
+                protocol.writeListBegin(TType.STRING, len(value))
+                for item in value:
+                    protocol.writeString(item)
+                protocol.writeListEnd()
+            else:
+                protocol.writeFieldBegin(name, TType.STRING, field_id)
+                protocol.writeString(value)
             protocol.writeFieldEnd()
         protocol.writeFieldStop()
         protocol.writeStructEnd()
         protocol.writeMessageEnd()
         transport.flush()
-        return _reply(protocol, method)
+        return _reply(protocol, method, read_result)
     finally:
         transport.close()
 
 
-def _reply(protocol: TBinaryProtocol.TBinaryProtocol, method: str) -> list[str]:
-    """The ``success`` list of the reply struct (field 0); its MetaException (field 1) raised."""
+def _reply(protocol: TBinaryProtocol.TBinaryProtocol, method: str,
+           read_result: Callable[[TBinaryProtocol.TBinaryProtocol], object]):
+    """The ``success`` result of the reply struct (field 0, a list); its MetaException (field 1) raised."""
     _, message_type, _ = protocol.readMessageBegin()
     if message_type == TMessageType.EXCEPTION:
         error = TApplicationException()
@@ -91,7 +121,7 @@ def _reply(protocol: TBinaryProtocol.TBinaryProtocol, method: str) -> list[str]:
         protocol.readMessageEnd()
         raise MetastoreError(f"{method}: {error.message}")
     fields = _struct(protocol, {
-        (0, TType.LIST): lambda: _strings(protocol),
+        (0, TType.LIST): lambda: read_result(protocol),
         # MetaException {1: string message}
         (1, TType.STRUCT): lambda: _struct(protocol, {(1, TType.STRING): protocol.readString}).get(1, ""),
     })
@@ -124,3 +154,12 @@ def _strings(protocol: TBinaryProtocol.TBinaryProtocol) -> list[str]:
     names = [protocol.readString() for _ in range(size)]
     protocol.readListEnd()
     return names
+
+
+def _table_metas(protocol: TBinaryProtocol.TBinaryProtocol) -> list[dict]:
+    """A list of ``TableMeta`` structs as {1: database, 2: table}."""
+    _, size = protocol.readListBegin()
+    metas = [_struct(protocol, {(1, TType.STRING): protocol.readString, (2, TType.STRING): protocol.readString})
+             for _ in range(size)]
+    protocol.readListEnd()
+    return metas

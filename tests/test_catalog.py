@@ -140,7 +140,7 @@ def test_listings_learnt_ahead_are_the_metastores_and_spare_the_look_up(spark, c
         catalog.list_ahead(other, ("qtest", "qtest_missing")).join()
         state = CatalogState.of(other)
         tables = {r["tableName"] for r in spark.sql("SHOW TABLES IN qtest").collect() if not r["isTemporary"]}
-        assert state.listed == {"qtest": tables} and "listed_ahead" in tables
+        assert state.listed["qtest"] == tables and "listed_ahead" in tables
         assert "qtest_missing" not in state.databases
         catalog.ensure_table(other, spec, cfg)  # found in the listing: not created again, not taken as empty
         assert not catalog.created_empty(other, spec)
@@ -163,6 +163,11 @@ def test_the_metastore_asked_directly_lists_what_the_engine_lists(spark, cfg):
     assert {"default", "qtest"} <= metastore_api.databases(cfg.metastore_hostport)
     assert {r[0] for r in spark.sql("SHOW DATABASES").collect()} == metastore_api.databases(cfg.metastore_hostport)
     assert metastore_api.tables(cfg.metastore_hostport, "qtest_missing") == set()  # as the metastore answers
+    # One call for every database: the same tables as a listing of each; a database with none is not in it.
+    listing = metastore_api.tables_by_database(cfg.metastore_hostport)
+    assert listing == {db: tables for db in metastore_api.databases(cfg.metastore_hostport)
+                       if (tables := metastore_api.tables(cfg.metastore_hostport, db))}
+    assert "listed_directly" in listing["qtest"]
     catalog.drop_table(spark, cfg, spec.name)
     assert "listed_directly" not in metastore_api.tables(cfg.metastore_hostport, "qtest")
     with socket.socket() as unused:
