@@ -14,7 +14,7 @@ from bronze import ingest as bronze_ingest
 from gold import job as gold_job
 from jobs import pending
 from jobs.runs import Echo, exclusive_run, locked_run
-from qlake import catalog, gx_client, maintenance, runlog, spark
+from qlake import catalog, gx_client, maintenance, ops, runlog, spark
 from qlake.config import Settings
 from qlake.profile import phase
 from qlake.quality_gx import Validator
@@ -156,8 +156,11 @@ def hourly(session, cfg: Settings, incoming: str | None, echo: Echo) -> int:
             raise
         _gold_into(session, cfg, echo, record)
         with phase("tidy"):  # while GX's process finishes the batches' Data Docs
-            # Only a table this run wrote can have crossed a threshold (`run daily` tidies every table).
-            for line in maintenance.tidy(cfg, sorted(runlog.written_since(session, cfg, record.versions_before))):
+            # Only a table this run wrote can have crossed a threshold (`run daily` tidies every table): those
+            # written so far, and the two it writes after this (past runs' files, else one more every hour).
+            written = runlog.written_since(session, cfg, record.versions_before).keys() | {
+                ops.DQ_RESULTS.name, runlog.JOB_RUNS.name}
+            for line in maintenance.tidy(cfg, sorted(written)):
                 echo(f"maintenance: {line}")
         with phase("data quality results (GX)"):
             for silver_run in silver_runs:
