@@ -133,7 +133,7 @@ def start_ahead(cfg: Settings) -> None:
     threading.Thread(target=start, name="qlake-gx-start", daemon=True).start()
 
 
-class _Connection:
+class Connection:
     """A run's connection to the worker: requests out, replies matched to them by id."""
 
     def __init__(self, worker: GxWorker, connection: socket.socket):
@@ -197,14 +197,14 @@ class _Connection:
             self._done.notify_all()
 
 
-def connect(cfg: Settings, code: str | None = None) -> _Connection:
+def connect(cfg: Settings, code: str | None = None) -> Connection:
     """A connection to a worker running ``code`` (this process's by default), starting or replacing it as needed."""
     code = code or code_version()
     worker = ensure_worker(cfg)
     for attempt in range(2):
         connection = _connect(worker.socket)
         if connection is not None:
-            opened = _Connection(worker, connection)
+            opened = Connection(worker, connection)
             try:
                 if opened.reply(opened.request("hello")).get("code") == code:
                     return opened
@@ -234,7 +234,7 @@ class BackgroundValidation:
         self.remote = remote  # the run's Spark Connect address: the worker reads the batches through it
         self._pending: list[tuple[int, str]] = []  # (request id, table)
         self._publish: int | None = None  # the request rendering the pending batches' Data Docs
-        self._connection: _Connection | None = None
+        self._connection: Connection | None = None
 
     def start(self) -> BackgroundValidation:
         if self._connection is None:
@@ -265,7 +265,7 @@ class BackgroundValidation:
                 connection.close()  # the worker drops the run's GX context and Connect session
 
     @staticmethod
-    def _collect(connection: _Connection | None, pending: list[tuple[int, str]], publish: int | None):
+    def _collect(connection: Connection | None, pending: list[tuple[int, str]], publish: int | None):
         if not pending:
             return []
         results: list[tuple[str, RuleResult]] = []

@@ -1,5 +1,6 @@
 """The Great Expectations worker (``python -m qlake.gx_worker SOCKET``): a resident process that validates the
-runs' batches and renders their Data Docs. :mod:`qlake.gx_client` starts it; `qlake services down` stops it.
+runs' batches, renders their Data Docs and sends their OpenLineage events. :mod:`qlake.gx_client` starts it;
+`qlake services down` stops it.
 
 It listens on a Unix socket in the lake's ``run/`` folder (its owner's only) before it imports GX, then imports
 GX once: ~1.8 s of CPU an hourly run no longer pays. Each run is one connection, JSON lines each way, a reply per
@@ -8,7 +9,9 @@ request:
 - ``hello``: the worker's code version (a run never uses a worker of other code) and pid;
 - ``validate``: a batch (a materialized Delta folder, read through the run's own Spark Connect server) against
   a suite, answered with each rule's counts;
-- ``publish``: the Data Docs of what the run validated.
+- ``publish``: the Data Docs of what the run validated;
+- ``lineage``: the run's OpenLineage START or COMPLETE/FAIL event, built and sent here
+  (:func:`qlake.lineage_events.answer`), answered whatever GX is doing.
 
 A connection's GX context and Connect session are its run's alone and are dropped when the connection closes,
 whether the run finished or was killed (a validation still running for a killed run then fails at once). GX
@@ -51,6 +54,10 @@ class _Run:
         self._lock = threading.Lock()
 
     def answer(self, request: dict) -> dict:
+        if request["op"] == "lineage":
+            from qlake import lineage_events  # heavy: imported by main(), unless this run came first
+
+            return lineage_events.answer(request)
         with _gx:
             if self.validator is None:
                 self.validator = quality_gx.Validator(Settings(**request["cfg"]))
@@ -137,6 +144,7 @@ def main() -> None:
     with _gx:  # requests wait for the import; a hello does not
         threading.Thread(target=_accept, args=(listener,), name="qlake-gx-accept", daemon=True).start()
         quality_gx.import_great_expectations()
+    from qlake import lineage_events  # noqa: F401 - heavy: imported while no run waits (a run's first event would)
     threading.Event().wait()  # serve until stopped (`qlake services down`: SIGTERM)
 
 

@@ -10,8 +10,10 @@ Transport: one JSON object a line appended to ``Settings.openlineage_file``; ``Q
 HTTP endpoint (Marquez) instead. Emitting never fails a run: a failure is logged and the run goes on. Facts are read
 from the Delta logs with ``deltalake`` (no engine work is added to a run).
 
-Heavy to import (the OpenLineage client and ``pyarrow.dataset``, ~0.25 s): :mod:`qlake.runlog` imports it when a
-run starts, so that an hour with nothing new, which emits nothing, does not pay for it.
+Heavy to import (the OpenLineage client and ``pyarrow.dataset``, ~0.25 s of Python). So a run hands its events to
+the resident worker (:mod:`qlake.gx_worker`, which imports this module once): :func:`answer` builds and sends them
+there from the facts the run sends (:mod:`qlake.runlog`). A run that cannot reach the worker imports this module
+itself. An hour with nothing new emits nothing.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from openlineage.client.generated.output_statistics_output_dataset import Output
 from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from qlake import catalog, ops, storage
+from qlake import ops, storage
 from qlake.config import Settings
 
 log = logging.getLogger("qlake.lineage")
@@ -101,6 +103,54 @@ class RunFacts:
     files_out: list[Path] = field(default_factory=list)
     tables_in: list[str] = field(default_factory=list)
     rows_written: dict[str, int] = field(default_factory=dict)
+    # Per written table that declares it: column -> its source columns (the run's table declarations, which the
+    # worker building the event does not import).
+    column_lineage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SentSettings(Settings):
+    """A run's settings in the worker: its OpenLineage destination as the run resolved it from its environment."""
+
+    lineage: dict = field(default_factory=dict)  # url, file, namespace (qlake.runlog sends them)
+
+    @property
+    def openlineage_url(self) -> str | None:
+        return self.lineage.get("url")
+
+    @property
+    def openlineage_file(self) -> str:
+        return self.lineage["file"]
+
+    @property
+    def openlineage_namespace(self) -> str:
+        return self.lineage["namespace"]
+
+
+def answer(request: dict) -> dict:
+    """A run's START (``run_id``, ``job``, ``started_at``) or its COMPLETE/FAIL event (``facts``: the fields of
+    :class:`RunFacts` but ``files_in``), built and sent here; ``{"sent": bool}``. Times come as ISO strings."""
+    cfg = SentSettings(**request["cfg"], lineage=request["destination"])
+    if request["event"] == "start":
+        return {"sent": emit(cfg, start_event(cfg, request["run_id"], request["job"],
+                                              datetime.fromisoformat(request["started_at"])))}
+    sent = dict(request["facts"])
+    for moment in ("started_at", "ended_at"):
+        sent[moment] = datetime.fromisoformat(sent[moment])
+    sent["files_out"] = [Path(path) for path in sent["files_out"]]
+    return {"sent": emit_end(cfg, RunFacts(**sent))}
+
+
+def emit_end(cfg: Settings, facts: RunFacts) -> bool:
+    """Gather the delivered files, build the COMPLETE/FAIL event and send it; building must not fail the run
+    either (False, logged)."""
+    try:
+        facts.files_in = delivered_files(cfg, facts)
+        event = end_event(cfg, facts)
+    except Exception as exc:  # noqa: BLE001 - lineage is reporting; the run's outcome stands
+        log.warning("OpenLineage event for %s not built: %s", facts.run_id, exc)
+        return False
+    return emit(cfg, event)
 
 
 def run_uuid(run_id: str) -> str:
@@ -190,14 +240,12 @@ def _inputs(cfg: Settings, facts: RunFacts, dq: dict[str, dict]) -> list[InputDa
 
 
 def _outputs(cfg: Settings, facts: RunFacts, dq: dict[str, dict]) -> list[OutputDataset]:
-    declared = catalog.declared_tables()
     rows = _rows_written(cfg, facts)
     outputs = []
     for table, version in sorted(facts.versions_written.items()):
         facets = version_facet(version)
-        spec = declared.get(table)
-        if spec is not None and spec.column_lineage:
-            facets["columnLineage"] = column_lineage_facet(cfg, spec)
+        if facts.column_lineage.get(table):
+            facets["columnLineage"] = column_lineage_facet(cfg, facts.column_lineage[table])
         facets |= dq.get(table, {}).get("dataset", {})
         out_facets = {"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=rows[table])} \
             if table in rows else {}
@@ -219,9 +267,9 @@ def _file_output(path: Path) -> OutputDataset:
     )
 
 
-def column_lineage_facet(cfg: Settings, spec: catalog.TableSpec) -> ColumnLineageDatasetFacet:
+def column_lineage_facet(cfg: Settings, column_lineage: dict[str, list[str]]) -> ColumnLineageDatasetFacet:
     fields = {}
-    for column, sources in spec.column_lineage.items():
+    for column, sources in column_lineage.items():
         fields[column] = Fields(inputFields=[
             InputField(namespace=table_namespace(cfg), name=src.rsplit(".", 1)[0], field=src.rsplit(".", 1)[1])
             for src in sources

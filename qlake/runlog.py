@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import logging
@@ -15,7 +16,7 @@ from pathlib import Path
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 
-from qlake import catalog, ops, storage
+from qlake import catalog, gx_client, ops, storage
 from qlake.catalog import TableSpec
 from qlake.config import Settings
 from qlake.profile import phase
@@ -85,13 +86,10 @@ def write(spark: SparkSession, cfg: Settings, record: RunRecord, ended_at: datet
 
 @contextmanager
 def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = None):
-    """Run a job body and log it, failed or not; the exception still propagates.
-
-    The OpenLineage client is heavy to import (~0.18 s of Python) and a run's first second is engine round
-    trips that leave the interpreter idle: the START event is imported and sent on a thread of its own while
-    the run goes on; the COMPLETE/FAIL event waits for it, so the two are sent in order."""
+    """Run a job body and log it, failed or not; the exception still propagates. Its OpenLineage events are
+    sent as it starts and ends (:class:`_LineageEvents`)."""
     record = RunRecord(run_id or ops.new_run_id(job), job, ops.utcnow())
-    started = _Started(cfg, record)
+    events = _LineageEvents(cfg, record)
     with phase("run log: table versions before"):
         record.versions_before = table_versions(spark, cfg)
     try:
@@ -107,46 +105,84 @@ def recorded(spark: SparkSession, cfg: Settings, job: str, run_id: str | None = 
             ended_at = ops.utcnow()
             write(spark, cfg, record, ended_at, written)
         with phase("OpenLineage event"):
-            started.join()
-            _emit_end(cfg, record, ended_at, written)
+            events.end(ended_at, written)
 
 
-class _Started(threading.Thread):
-    """The run's START event, imported and sent on a thread of its own (started at once)."""
+class _LineageEvents:
+    """A run's START and COMPLETE/FAIL events, in that order, built and sent by the resident worker
+    (:mod:`qlake.gx_worker`, which has the OpenLineage client imported) from the facts the run sends.
+
+    The client is heavy to import (~0.18 s of Python): imported on a thread of the run, it held the interpreter
+    lock against the run's own Python (the ingest of an hour took 0.31-0.33 s with it, 0.16-0.19 s without), and
+    an hour was ~0.25 s shorter with no events at all (2026-12-07). The START request goes out on a thread (it
+    may have to start the worker); a run that cannot reach the worker builds and sends both events itself.
+    Lineage never fails a run: what could not be sent is logged."""
 
     def __init__(self, cfg: Settings, record: RunRecord):
-        super().__init__(name="qlake-lineage-start", daemon=True)
         self.cfg, self.record = cfg, record
-        self.start()
+        self._connection: gx_client.Connection | None = None  # the worker's, once the START request is out
+        self._start_request: int | None = None
+        self._thread = threading.Thread(target=self._start, name="qlake-lineage-start", daemon=True)
+        self._thread.start()
 
-    def run(self) -> None:
+    def _request(self, event: str, **payload) -> int:
+        cfg = self.cfg
+        destination = {"url": cfg.openlineage_url, "file": cfg.openlineage_file,
+                       "namespace": cfg.openlineage_namespace}
+        return self._connection.request("lineage", event=event, cfg=dataclasses.asdict(cfg),
+                                        destination=destination, **payload)
+
+    def _start(self) -> None:
+        record = self.record
         try:
-            from qlake import lineage_events  # heavy: see recorded()
+            self._connection = gx_client.connect(self.cfg)
+            self._start_request = self._request("start", run_id=record.run_id, job=record.job,
+                                                started_at=record.started_at)
+            return
+        except Exception as exc:  # noqa: BLE001 - no worker: this process sends the events
+            log.info("OpenLineage events of %s sent by the run itself: %s", record.run_id, exc)
+            self._close()
+        try:
+            from qlake import lineage_events  # heavy: see the class
 
-            lineage_events.emit(self.cfg, lineage_events.start_event(
-                self.cfg, self.record.run_id, self.record.job, self.record.started_at))
+            lineage_events.emit(self.cfg, lineage_events.start_event(self.cfg, record.run_id, record.job,
+                                                                     record.started_at))
         except Exception as exc:  # noqa: BLE001 - lineage never fails a run (emit() logs its own failures)
-            log.warning("OpenLineage START event for %s not sent: %s", self.record.run_id, exc)
+            log.warning("OpenLineage START event for %s not sent: %s", record.run_id, exc)
 
+    def end(self, ended_at: datetime, written: dict) -> None:
+        """Send the COMPLETE/FAIL event (after the START event) and wait until it is sent."""
+        self._thread.join()
+        record = self.record
+        declared = catalog.declared_tables()
+        facts = {
+            "run_id": record.run_id, "job": record.job, "started_at": record.started_at, "ended_at": ended_at,
+            "status": record.status, "versions_before": record.versions_before, "versions_written": written,
+            "rows_in": record.rows_in, "rows_out": record.rows_out, "rows_quarantined": record.rows_quarantined,
+            "error": record.error, "files_out": list(record.files_out), "tables_in": list(record.tables_in),
+            "rows_written": dict(record.rows_written),
+            "column_lineage": {table: {column: list(sources) for column, sources in spec.column_lineage.items()}
+                               for table in written if (spec := declared.get(table)) and spec.column_lineage},
+        }
+        if self._connection is not None:
+            try:
+                for request in (self._start_request, self._request("end", facts=facts)):
+                    reply = self._connection.reply(request)
+                    if "error" in reply:
+                        log.warning("OpenLineage event of %s not sent: %s", record.run_id, reply["error"])
+                return
+            except gx_client.WorkerError as exc:  # the worker died: this process sends the end event
+                log.warning("OpenLineage events of %s: %s", record.run_id, exc)
+            finally:
+                self._close()
+        from qlake import lineage_events  # heavy: see the class
 
-def _emit_end(cfg: Settings, record: RunRecord, ended_at: datetime, written: dict) -> None:
-    """The run's COMPLETE/FAIL OpenLineage event; gathering its facts must not fail the run either."""
-    from qlake import lineage_events  # heavy: see recorded()
+        lineage_events.emit_end(self.cfg, lineage_events.RunFacts(**facts))
 
-    try:
-        facts = lineage_events.RunFacts(
-            run_id=record.run_id, job=record.job, started_at=record.started_at, ended_at=ended_at,
-            status=record.status, versions_before=record.versions_before, versions_written=written,
-            rows_in=record.rows_in, rows_out=record.rows_out, rows_quarantined=record.rows_quarantined,
-            error=record.error, files_out=list(record.files_out), tables_in=list(record.tables_in),
-            rows_written=dict(record.rows_written),
-        )
-        facts.files_in = lineage_events.delivered_files(cfg, facts)
-        event = lineage_events.end_event(cfg, facts)
-    except Exception as exc:  # noqa: BLE001 - lineage is reporting; the run's outcome stands
-        lineage_events.log.warning("OpenLineage event for %s not built: %s", record.run_id, exc)
-        return
-    lineage_events.emit(cfg, event)
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
 
 def record_skipped(spark: SparkSession, cfg: Settings, job: str, reason: str) -> None:
