@@ -32,7 +32,7 @@ import threading
 from datetime import date, datetime
 from pathlib import Path
 
-from qlake.config import Settings
+from qlake.config import REPO_ROOT, Settings
 from qlake.quality import RuleResult
 from qlake.services import Service, log_tail
 
@@ -105,7 +105,11 @@ class GxWorker(Service):
         return [sys.executable, "-m", "qlake.gx_worker", self.socket]
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+        # The worker imports qlake from the checkout that starts it, like the run that asks for it: started in the
+        # lake's run/ folder, `-m qlake.gx_worker` would otherwise import the installed (editable) checkout, and a
+        # run of another checkout would replace that worker again and again (its code version never matching).
+        path = os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH"))))
+        return {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
 
 
 _start_lock = threading.Lock()  # one start at a time in this process (a run starts it early, on a thread)

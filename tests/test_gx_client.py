@@ -5,7 +5,9 @@ batches it held with its last words while the next run starts another."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,3 +154,22 @@ def test_a_killed_run_whose_engine_died_with_it_does_not_hold_up_the_next_run(ba
     thread.start()
     thread.join(timeout=60)
     assert outcome == [1, 1, 1, 1], "the next run was held up by the killed run's session"
+
+
+def test_a_worker_runs_the_code_of_the_checkout_that_starts_it(tmp_path, cfg):
+    """A second checkout sharing the interpreter (whose editable install points at the first) starts a worker of
+    its own code. Started in the lake's run/ folder, the worker used to import the installed checkout; the second
+    checkout's runs then replaced it again and again, and never validated."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(gx_client.__file__).parent, checkout / "qlake", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "qlake" / "gx_worker.py").touch()  # this checkout's code differs from the installed one's
+    script = ("import dataclasses, sys; from qlake import config, gx_client; "
+              "cfg = dataclasses.replace(config.settings(), home=sys.argv[1]); "
+              "gx_client.connect(cfg).close(); print(gx_client.__file__); gx_client.GxWorker(cfg).down()")
+    try:
+        out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "lake")], cwd=checkout,
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        gx_client.GxWorker(dataclasses.replace(cfg, home=str(tmp_path / "lake"))).down()
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(checkout / "qlake" / "gx_client.py")
