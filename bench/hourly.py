@@ -12,6 +12,7 @@ bench/results_hourly.json.
 from __future__ import annotations
 
 import compileall
+import dataclasses
 import json
 import os
 import re
@@ -53,6 +54,19 @@ def _timed(args: list[str], env: dict, printed: list[str] | None = None) -> floa
     return round(seconds, 3)
 
 
+def _succeeded(env: dict) -> None:
+    """The lake's last run must have succeeded: exit 1 also means a file was rejected and the rest ran, so the run
+    log says how a run ended. A failed run is no figure: a comparison on 2026-12-07 timed another checkout's runs
+    that had all failed (its GX worker ran this checkout's code), and their exit codes let them pass."""
+    from qlake import runlog
+    from qlake.config import settings
+
+    runs = runlog.last_runs(dataclasses.replace(settings(), home=env["QLAKE_HOME"]))
+    if not runs or runs[-1]["status"] != "succeeded":
+        said = f"{runs[-1]['status']}: {runs[-1]['error']}" if runs else "no run logged"
+        raise SystemExit(f"a timed run on {env['QLAKE_HOME']} did not succeed ({said})")
+
+
 def _lake(work: Path, name: str) -> dict:
     # Beside the generated drop folders, never inside one: a lake's files would be delivered with the groups.
     return {**os.environ, "QLAKE_HOME": str(work / f"lake-{name}"), "QLAKE_METASTORE_PORT": str(_free_port()),
@@ -84,7 +98,9 @@ def main() -> int:
     lakes = []
 
     def hourly(env, incoming, printed=None) -> float:
-        return _timed([*qlake, "run", "hourly", "--incoming", str(incoming)], env, printed)
+        seconds = _timed([*qlake, "run", "hourly", "--incoming", str(incoming)], env, printed)
+        _succeeded(env)
+        return seconds
 
     def median_hour(env, groups, name) -> float:
         seconds[name] = [hourly(env, group) for group in groups]
