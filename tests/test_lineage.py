@@ -162,6 +162,35 @@ def test_a_failed_run_emits_fail_with_its_error(built, spark, cfg):
     assert list(_validator().iter_errors(failed)) == []
 
 
+def test_the_worker_sends_the_events_a_run_that_cannot_reach_it_sends_itself(built, spark, cfg, monkeypatch):
+    """The resident worker builds and sends a run's events from the facts the run sends; a run that cannot reach
+    it (here: the connection refused) sends the same events itself."""
+    from qlake import gx_client, runlog
+
+    def events_of(run_id):
+        lines = Path(cfg.openlineage_file).read_text().splitlines()
+        return [e for e in map(json.loads, lines) if e["run"]["facets"]["qlake_run"]["run_id"] == run_id]
+
+    def shape(event):  # what differs between two runs: times and ids
+        return (event["eventType"], event["job"], sorted(event["run"]["facets"]),
+                [(d["name"], sorted(d.get("facets", {}))) for d in event.get("outputs", [])])
+
+    with runlog.recorded(spark, cfg, "gold") as by_worker:
+        by_worker.rows_written["gold.fact_sales"] = 0
+    assert gx_client.GxWorker(cfg).running()
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("no worker answered")
+
+    monkeypatch.setattr(gx_client, "connect", refused)
+    with runlog.recorded(spark, cfg, "gold") as by_run:
+        by_run.rows_written["gold.fact_sales"] = 0
+    sent = [events_of(by_worker.run_id), events_of(by_run.run_id)]
+    assert [[e["eventType"] for e in events] for events in sent] == [["START", "COMPLETE"]] * 2
+    assert [shape(e) for e in sent[0]] == [shape(e) for e in sent[1]]
+    assert all(list(_validator().iter_errors(e)) == [] for events in sent for e in events)
+
+
 def test_lineage_of_a_column_reaches_the_delivered_columns(built):
     out = qlake("lineage", "gold.fact_sales.total_paid_price_after_discount")
     assert out.returncode == 0, out.stderr
