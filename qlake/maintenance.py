@@ -60,8 +60,6 @@ def most_files_in_a_partition(dt: DeltaTable) -> int:
     return _most_files_in_a_partition(storage.file_actions(dt))
 
 
-
-
 def _partitions(files: pa.Table) -> list[list[int]]:
     """Each partition's file sizes (the whole table's, if it is not partitioned)."""
     keys = [name for name in files.column_names if name.startswith("partition.")]
