@@ -1,5 +1,5 @@
 """``python -m cli ...``: the same commands as the ``qlake`` script."""
 
-from cli.main import run
+from cli.launch import run
 
 run()

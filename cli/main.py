@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from cli import runner
 from qlake.config import settings
 
 # name -> "module:attribute". A command's module (and what it imports: layers, jobs, GX, pandas...) is loaded
@@ -62,7 +63,8 @@ def main() -> None:
 
 
 def run() -> None:
-    """The ``qlake`` script and ``python -m cli``: the command, then the process ends at once.
+    """A command in this process (the ``qlake`` script's, when the warm runner does not take it: :mod:`cli.launch`),
+    then the process ends at once.
 
     A finished command has committed and closed everything it wrote; what is left is the interpreter tearing
     down what it loaded (the embedded engine's threads, gRPC, Great Expectations, pandas): ~1 s measured after an
@@ -75,13 +77,28 @@ def run() -> None:
     their defaults, so a long-running command (schedule, serve, stream) still collects them as usual.
     """
     gc.set_threshold(50_000, 10, 10)
+    code = _command()
+    runner.start_for_next(sys.argv[1:])  # a `run` command no warm runner took (none yet): one for the next
+    _exit(code)
+
+
+def run_here() -> None:
+    """:func:`run` in this very process: a child of the warm runner (cli.runner) runs its caller's command."""
+    gc.set_threshold(50_000, 10, 10)
+    _exit(_command())
+
+
+def _command() -> int:
     try:
         main(prog_name="qlake")
-        code = 0
+        return 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):
             print(exc.code, file=sys.stderr)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+
+
+def _exit(code: int) -> None:
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -1,5 +1,5 @@
-"""`qlake services ...` (the local Hive metastore, broker and Great Expectations worker) and `qlake serve`
-(HiveServer2)."""
+"""`qlake services ...` (the local Hive metastore, broker, Great Expectations worker and warm runner) and
+`qlake serve` (HiveServer2)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import json
 import click
 
 from cli.output import print_rows
+from cli.runner import Runner
 from qlake import serve, services
 from qlake.config import settings
 
 
 @click.group("services")
 def services_group() -> None:
-    """Start, stop and inspect the local services (Hive metastore, Kafka-protocol broker, GX worker)."""
+    """Start, stop and inspect the local services (Hive metastore, Kafka-protocol broker, GX worker, runner)."""
 
 
 @services_group.command("up")
@@ -23,6 +24,7 @@ def services_up() -> None:
     try:
         for line in services.up(settings()):
             click.echo(line)
+        click.echo(Runner(settings()).up())
     except services.ServiceError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -30,6 +32,7 @@ def services_up() -> None:
 @services_group.command("down")
 def services_down() -> None:
     """Stop the services qlake started (by PID)."""
+    click.echo(Runner(settings()).down())
     for line in services.down(settings()):
         click.echo(line)
 
@@ -37,8 +40,8 @@ def services_down() -> None:
 @services_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def services_status(as_json: bool) -> None:
-    """Show each service's PID, port (the GX worker's: its socket) and log file."""
-    rows = services.status(settings())
+    """Show each service's PID, port (the GX worker's and the runner's: a socket) and log file."""
+    rows = [*services.status(settings()), Runner(settings()).status()]
     if as_json:
         click.echo(json.dumps(rows))
         return

@@ -81,6 +81,8 @@ class Settings:
     # past its share a sort or an aggregate spills to temporary files instead of growing with the batch, so a
     # 10M-row hour peaks at 2.3 GB (bench/scale.py). 0 = unbounded (Sail's default): memory grows with rows.
     engine_memory_mb: int = 1536
+    # `qlake run ...` commands run in children of the lake's warm runner (cli.runner); off: each in its own process
+    runner: bool = True
 
     def __post_init__(self) -> None:
         if self.engine_mode not in ENGINE_MODES:
@@ -233,4 +235,5 @@ def settings() -> Settings:
         engine_worker_task_slots=_env_int("QLAKE_ENGINE_WORKER_TASK_SLOTS", 0),
         engine_batch_rows=_env_int("QLAKE_ENGINE_BATCH_ROWS", 0),
         engine_memory_mb=_env_int("QLAKE_ENGINE_MEMORY_MB", 1536),
+        runner=_env("QLAKE_RUNNER", "on").lower() not in ("off", "0", "false", "no"),
     )

@@ -21,20 +21,18 @@ the end (measured 2026-12-07 on the same 2-core lake). So the worker stays:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
-import os
 import socket
 import sys
-import tempfile
 import threading
 from datetime import date, datetime
 from pathlib import Path
 
-from qlake.config import REPO_ROOT, Settings
+from qlake.config import Settings
 from qlake.quality import RuleResult
-from qlake.services import Service, log_tail
+from qlake.resident import connect as connect_socket, source_version
+from qlake.services import SocketService, log_tail
 
 
 def jsonable(value):
@@ -47,69 +45,21 @@ class WorkerError(RuntimeError):
 
 
 def code_version() -> str:
-    """Which code a process runs: its interpreter and the qlake package's files (name, size, modification time)."""
-    digest = hashlib.sha1(sys.executable.encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        stat = source.stat()
-        digest.update(f"{source.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-    return digest.hexdigest()[:16]
+    """Which code a process runs: its interpreter and the qlake package (the worker imports no layer)."""
+    return source_version([Path(__file__).parent])
 
 
-def socket_path(cfg: Settings) -> str:
-    """The worker's socket: in the lake's ``run/`` folder, unless that path is past AF_UNIX's 107 bytes (then a
-    folder of this user's own under the temp dir, named after it)."""
-    path = str(Path(cfg.run_dir, "gx-worker.sock"))
-    if len(path.encode()) <= 100:
-        return path
-    short = Path(tempfile.gettempdir(), f"qlake-{os.getuid()}")
-    short.mkdir(mode=0o700, exist_ok=True)
-    return str(short / f"gx-{hashlib.sha1(path.encode()).hexdigest()[:12]}.sock")
-
-
-def _connect(path: str) -> socket.socket | None:
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        connection.connect(path)
-    except OSError:
-        connection.close()
-        return None
-    return connection
-
-
-class GxWorker(Service):
+class GxWorker(SocketService):
     """The resident worker as a service: its address is its socket, not a port."""
 
     def __init__(self, settings: Settings):
-        super().__init__("gx-worker", 0, settings)
-        self.socket = socket_path(settings)
-
-    @property
-    def address(self) -> str:
-        return self.socket
-
-    @property
-    def where(self) -> str:
-        return f"socket {self.socket}"
-
-    def listening(self) -> bool:
-        connection = _connect(self.socket)
-        if connection is None:
-            return False
-        connection.close()
-        return True
-
-    def signature(self) -> str:
-        return self.socket
+        super().__init__("gx-worker", settings)
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "qlake.gx_worker", self.socket]
 
     def env(self) -> dict[str, str]:
-        # The worker imports qlake from the checkout that starts it, like the run that asks for it: started in the
-        # lake's run/ folder, `-m qlake.gx_worker` would otherwise import the installed (editable) checkout, and a
-        # run of another checkout would replace that worker again and again (its code version never matching).
-        path = os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH"))))
-        return {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+        return {**super().env(), "GX_ANALYTICS_ENABLED": "false"}
 
 
 _start_lock = threading.Lock()  # one start at a time in this process (a run starts it early, on a thread)
@@ -206,7 +156,7 @@ def connect(cfg: Settings, code: str | None = None) -> Connection:
     code = code or code_version()
     worker = ensure_worker(cfg)
     for attempt in range(2):
-        connection = _connect(worker.socket)
+        connection = connect_socket(worker.socket)
         if connection is not None:
             opened = Connection(worker, connection)
             try:

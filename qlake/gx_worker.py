@@ -28,7 +28,6 @@ import queue
 import socket
 import sys
 import threading
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql.connect.client.retries import DefaultPolicy
@@ -36,6 +35,7 @@ from pyspark.sql.connect.client.retries import DefaultPolicy
 from qlake import quality_gx, spark as qspark
 from qlake.config import Settings
 from qlake.gx_client import code_version, jsonable
+from qlake.resident import listen
 
 CODE = code_version()  # the code this process loaded, whatever changes on disk later
 _gx = threading.Lock()  # GX's work, one request at a time; held while GX imports
@@ -123,24 +123,8 @@ def _serve(connection: socket.socket) -> None:
                 replies.flush()
 
 
-def _listen(path: str) -> socket.socket:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.unlink(path)  # left by a worker that was killed
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    previous = os.umask(0o177)  # the socket is created owner-only: a connection can write into the lake
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(previous)
-    listener.listen(16)
-    return listener
-
-
 def main() -> None:
-    listener = _listen(sys.argv[1])
+    listener = listen(sys.argv[1])
     with _gx:  # requests wait for the import; a hello does not
         threading.Thread(target=_accept, args=(listener,), name="qlake-gx-accept", daemon=True).start()
         quality_gx.import_great_expectations()

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from qlake.config import Settings
+from qlake import resident
+from qlake.config import REPO_ROOT, Settings
 
 
 class ServiceError(RuntimeError):
@@ -350,3 +351,36 @@ def ensure_metastore(settings: Settings) -> None:
         service = Metastore(settings)
         if not service.running():
             print(service.up(), file=sys.stderr)
+
+
+class SocketService(Service):
+    """A resident process of qlake's own code, listening on ``run/<name>.sock``."""
+
+    def __init__(self, name: str, settings: Settings):
+        super().__init__(name, 0, settings)
+        self.socket = resident.socket_path(settings, name)
+
+    @property
+    def address(self) -> str:
+        return self.socket
+
+    @property
+    def where(self) -> str:
+        return f"socket {self.socket}"
+
+    def listening(self) -> bool:
+        connection = resident.connect(self.socket)
+        if connection is None:
+            return False
+        connection.close()
+        return True
+
+    def signature(self) -> str:
+        return self.socket
+
+    def env(self) -> dict[str, str]:
+        # The process imports qlake from the checkout that starts it, like the run that asks for it: started in
+        # the lake's run/ folder, `-m ...` would otherwise import the installed (editable) checkout, and a run of
+        # another checkout would replace that process again and again (its code version never matching).
+        path = os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH"))))
+        return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}

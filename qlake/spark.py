@@ -22,8 +22,6 @@ from qlake.services import ensure_metastore
 
 # Windows over a whole file or table are deliberate here (file order, SCD2 history); the warning is noise.
 warnings.filterwarnings("ignore", message=".*No Partition Defined for Window operation.*")
-# Sail logs every session at INFO; keep the CLI quiet unless asked.
-os.environ.setdefault("RUST_LOG", "error")
 
 _lock = threading.Lock()
 _session: SparkSession | None = None
@@ -38,6 +36,7 @@ def _start_sail(cfg: Settings) -> str:
     # Sail reads its configuration from the environment when the server is created.
     os.environ["SAIL_CATALOG__LIST"] = f'[{{name="hms", type="hms", uris=["{cfg.metastore_hostport}"]}}]'
     os.environ["SAIL_CATALOG__DEFAULT_CATALOG"] = "hms"
+    os.environ.setdefault("RUST_LOG", "error")  # Sail logs every session at INFO; quiet unless asked
     os.environ.update(sail_runtime_env(cfg))
     for name in _SAIL_RUNTIME_VARS - set(sail_runtime_env(cfg)):
         os.environ.pop(name, None)  # a setting left from an earlier session must not leak into this one

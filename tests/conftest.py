@@ -27,6 +27,9 @@ def pytest_configure(config):
     os.environ["QLAKE_THRIFT_PORT"] = str(free_port())
     for name in ("QLAKE_SPARK_REMOTE", "QLAKE_METASTORE_URI", "QLAKE_KAFKA_BOOTSTRAP"):
         os.environ.pop(name, None)
+    # The `qlake` processes tests start run in their own process, and start no warm runner for later ones; the
+    # tests of the runner (test_forkserver.py, test_runner.py, test_hourly_runs.py) turn it on where they use it.
+    os.environ["QLAKE_RUNNER"] = "off"
     config._qlake_home = home
 
 

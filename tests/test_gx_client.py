@@ -58,7 +58,7 @@ def test_a_batch_is_validated_in_the_worker_with_each_rules_counts_and_the_worke
     again.submit(batch, "silver_branches", "test-gx-worker-2", PARAMS, table="silver.branches")
     assert sorted(r.failed for _, r in again.finish()) == [1, 1, 1, 1]
     assert _worker_pid(cfg) == worker_pid
-    assert oct(os.stat(gx_client.socket_path(cfg)).st_mode & 0o777) == "0o600"  # its owner's only
+    assert oct(os.stat(gx_client.GxWorker(cfg).socket).st_mode & 0o777) == "0o600"  # its owner's only
 
 
 def test_a_worker_that_dies_fails_its_batches_and_the_next_run_starts_another(batch, cfg):

@@ -15,19 +15,28 @@ import pytest
 from helpers import COMPARED, multiset, reset_lake, snapshot
 
 
-def qlake(*args, timeout=600):
+def qlake(*args, timeout=600, runner=False):
     return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ))
+                          env={**os.environ, "QLAKE_RUNNER": "on" if runner else "off"})
 
 
 @pytest.fixture(scope="module")
 def per_group_and_backfill(spark, cfg, sample_dir, tmp_path_factory):
-    """The sample delivered one `run hourly` per group, then again as one backfill over the three groups."""
+    """The sample delivered one `run hourly` per group (in children of the lake's warm runner, as a scheduler's
+    commands run), then again as one backfill over the three groups (in its own process)."""
+    from cli.runner import Runner
+
     reset_lake(spark, cfg)
     per_group_runs = []
-    for group in sorted(sample_dir.iterdir()):
-        per_group_runs.append(qlake("run", "hourly", "--incoming", str(group)))
-        assert per_group_runs[-1].returncode == 0, per_group_runs[-1].stderr[-3000:]
+    runner = Runner(cfg)
+    runner.up()
+    logged = runner.log_file.stat().st_size
+    try:
+        for group in sorted(sample_dir.iterdir()):
+            per_group_runs.append(qlake("run", "hourly", "--incoming", str(group), runner=True))
+            assert per_group_runs[-1].returncode == 0, per_group_runs[-1].stderr[-3000:]
+    finally:
+        runner.down()
     per_group = snapshot(spark)
 
     reset_lake(spark, cfg)
@@ -36,13 +45,20 @@ def per_group_and_backfill(spark, cfg, sample_dir, tmp_path_factory):
         shutil.copytree(group, drop / group.name)
     out = qlake("run", "hourly", "--incoming", str(drop), "--profile")
     assert out.returncode == 0, out.stderr[-3000:]
-    return per_group, snapshot(spark), drop, out, per_group_runs
+    return per_group, snapshot(spark), drop, out, per_group_runs, runner.log_file.read_text()[logged:]
+
+
+def test_the_hours_ran_in_the_warm_runner(per_group_and_backfill, sample_dir):
+    log = per_group_and_backfill[-1]
+    for group in sorted(sample_dir.iterdir()):
+        assert f": qlake run hourly --incoming {group} (in " in log, log
+    assert log.count(": exit 0\n") == 3, log
 
 
 def test_backfill_of_three_groups_equals_one_run_per_group(per_group_and_backfill, cfg):
     from qlake import runlog
 
-    per_group, backfill, _, out, runs = per_group_and_backfill
+    per_group, backfill, _, out, runs, _ = per_group_and_backfill
     for name in COMPARED:
         assert backfill[name] == per_group[name], name
     # The backfill's aggregates are one pass over its facts; per group, hour 2 added its new facts' totals to
@@ -69,7 +85,7 @@ def test_backfill_of_three_groups_equals_one_run_per_group(per_group_and_backfil
 
 
 def test_profile_names_every_phase(per_group_and_backfill):
-    _, _, _, out, _ = per_group_and_backfill
+    _, _, _, out, _, _ = per_group_and_backfill
     phases = [line.rsplit(None, 1)[0].strip() for line in out.stderr.splitlines()[1:] if line.strip()]
     for expected in ("check for new work (Delta logs, no engine)", "engine start", "ingest", "silver",
                      "gate + write silver.sales_transactions", "gold", "fact_sales",
@@ -83,7 +99,7 @@ def test_profile_names_every_phase(per_group_and_backfill):
 def test_hour_with_nothing_new_returns_before_the_engine_starts(per_group_and_backfill, cfg):
     from qlake import runlog
 
-    _, _, drop, _, _ = per_group_and_backfill
+    _, _, drop, _, _, _ = per_group_and_backfill
     before = len(runlog.last_runs(cfg, "hourly"))
     out = qlake("run", "hourly", "--incoming", str(drop), "--profile")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -97,7 +113,7 @@ def test_hour_with_nothing_new_returns_before_the_engine_starts(per_group_and_ba
 def test_work_is_found_from_the_logs(per_group_and_backfill, cfg, tmp_path):
     from jobs import pending
 
-    _, _, drop, _, _ = per_group_and_backfill
+    _, _, drop, _, _, _ = per_group_and_backfill
     assert pending.work_pending(cfg, str(drop)) is None
     new = tmp_path / "group4"
     new.mkdir()
@@ -128,7 +144,7 @@ def test_a_corrected_sale_rebuilds_the_aggregates_and_new_sales_add_to_them(per_
     from gold import job as gold_job
     from qlake.generate import generate
 
-    _, _, drop, _, _ = per_group_and_backfill
+    _, _, drop, _, _, _ = per_group_and_backfill
     with open(next(drop.glob("group1/sales_transactions_*.csv")), newline="") as delivered:
         header, sale, *_ = csv.reader(delivered)
     units = header.index("units")
