@@ -40,18 +40,26 @@ def _start_sail(cfg: Settings) -> str:
     os.environ.update(sail_runtime_env(cfg))
     for name in _SAIL_RUNTIME_VARS - set(sail_runtime_env(cfg)):
         os.environ.pop(name, None)  # a setting left from an earlier session must not leak into this one
-    # Sail's allocator (mimalloc, which reads its options when the library loads below) backs its arenas with
-    # transparent huge pages: the kernel zeroes 2 MB for every fresh arena, again after each purge. That was
-    # 16% of an hourly run's CPU samples (perf) and 0.9-1.9 s of system time a run; with 4 KiB pages,
-    # 0.5-0.6 s, and the hour 0.26 s shorter (median of five runs each, alternating, 2026-12-07).
-    os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
-    from pysail.spark import SparkConnectServer  # the engine's native library: a remote engine never loads it
-
-    server = SparkConnectServer(cfg.host, 0)
+    server = load_engine_library().SparkConnectServer(cfg.host, 0)
     server.start(background=True)
     _server = server
     host, port = server.listening_address
     return f"sc://{host}:{port}"
+
+
+def load_engine_library():
+    """Sail's native library (``pysail.spark``), loaded with the allocator settings qlake runs it with.
+
+    Sail's allocator (mimalloc, which reads its options when the library loads) backs its arenas with transparent
+    huge pages: the kernel zeroes 2 MB for every fresh arena, again after each purge. That was 16% of an hourly
+    run's CPU samples (perf) and 0.9-1.9 s of system time a run; with 4 KiB pages, 0.5-0.6 s, and the hour 0.26 s
+    shorter (median of five runs each, alternating, 2026-12-07). The warm runner loads it this way too: its
+    children inherit the library as loaded.
+    """
+    os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
+    import pysail.spark  # the engine's native library: a remote engine never loads it
+
+    return pysail.spark
 
 
 _SAIL_RUNTIME_VARS = {"SAIL_MODE", "SAIL_CLUSTER__WORKER_INITIAL_COUNT", "SAIL_CLUSTER__WORKER_MAX_COUNT",
