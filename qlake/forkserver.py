@@ -29,6 +29,7 @@ import gc
 import io
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -69,11 +70,15 @@ def forward(path: str, code: str, argv: list[str]) -> int | None:
         previous = {sig: signal.signal(sig, lambda sig, _frame: _kill(pid, sig)) for sig in _FORWARDED}
         try:
             ended = json.loads(replies.readline() or b"{}")
+        except (OSError, ValueError):  # the runner was killed meanwhile
+            ended = {}
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-    if "exit" not in ended:
-        print(f"qlake: the warm runner stopped before its command (pid {pid}) ended; see its log", file=sys.stderr)
+    if "exit" not in ended:  # its command goes on, alone: the caller waits for it, but cannot know how it ended
+        _wait_for(pid)
+        print(f"qlake: the warm runner stopped during its command (pid {pid}); how the command ended is in the "
+              "run log (`qlake status`)", file=sys.stderr)
         return 1
     if ended["exit"] < 0:  # the child was killed by a signal: so is its caller, as if it had run the command
         signal.signal(-ended["exit"], signal.SIG_DFL)
@@ -84,6 +89,9 @@ def forward(path: str, code: str, argv: list[str]) -> int | None:
 def serve(path: str, code: str, entry: Callable[[], None]) -> None:
     """Serve commands at ``path`` until the socket is no longer this server's (replaced, or its lake removed),
     or a caller of other code came. Each command is ``entry()`` in a fresh child, which must end the process."""
+    if not hasattr(os, "pidfd_open"):  # Linux 5.3+: without it, every command runs in its own process
+        _log("this system has no pidfd_open: not serving")
+        return
     lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the server's life: one server per socket
     if not _locked(lock):
         return
@@ -100,7 +108,11 @@ def serve(path: str, code: str, entry: Callable[[], None]) -> None:
         for key, _ in events:
             kind, data = key.data
             if kind == "listener":
-                connection, _ = listener.accept()
+                try:
+                    connection, _ = listener.accept()
+                except OSError as exc:  # e.g. out of file descriptors: that caller runs its command itself
+                    _log(f"a caller could not be accepted ({exc})")
+                    continue
                 serving = _start(selector, connection, code, entry, closing=(lock, listener)) and serving
             elif kind == "child":  # a child ended: its caller gets the exit code
                 pid, connection = data
@@ -114,7 +126,7 @@ def serve(path: str, code: str, entry: Callable[[], None]) -> None:
                 with contextlib.suppress(KeyError):
                     selector.unregister(connection)
                 connection.close()
-            elif not key.fileobj.recv(64):  # the caller's connection closed before its child ended: it died
+            elif not _receive(key.fileobj):  # the caller's connection closed before its child ended: it died
                 selector.unregister(key.fileobj)
                 _kill(data, signal.SIGKILL)
         if not serving and listener.fileno() != -1:
@@ -124,12 +136,20 @@ def serve(path: str, code: str, entry: Callable[[], None]) -> None:
                 os.unlink(path)
 
 
+def _receive(connection: socket.socket) -> bytes:
+    try:
+        return connection.recv(64)
+    except OSError:
+        return b""
+
+
 def _children(selector) -> bool:
     return any(key.data[0] == "child" for key in selector.get_map().values())
 
 
 def _start(selector, connection: socket.socket, code: str, entry, closing) -> bool:
     """Fork a child for the command on ``connection``; False when its caller runs other code."""
+    fds: list[int] = []
     try:
         connection.settimeout(5)
         pid_uid_gid = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
@@ -139,6 +159,8 @@ def _start(selector, connection: socket.socket, code: str, entry, closing) -> bo
         if not message:  # a look whether the runner listens (`qlake services status`)
             connection.close()
             return True
+        if len(fds) != 3:
+            raise ValueError(f"{len(fds)} file descriptors instead of 3")
         while not message.endswith(b"\n"):
             more = connection.recv(1 << 16)
             if not more:
@@ -148,6 +170,8 @@ def _start(selector, connection: socket.socket, code: str, entry, closing) -> bo
     except (OSError, ValueError) as exc:
         _log(f"a request could not be read ({exc})")
         connection.close()
+        for fd in fds:
+            os.close(fd)
         return True
     if request.get("code") != code:
         _log("a caller of other code came: leaving once the running commands end")
@@ -157,7 +181,14 @@ def _start(selector, connection: socket.socket, code: str, entry, closing) -> bo
         for fd in fds:
             os.close(fd)
         return False
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # e.g. out of memory: the caller, told nothing, runs its command itself
+        _log(f"no child for {' '.join(request['argv'])} ({exc})")
+        connection.close()
+        for fd in fds:
+            os.close(fd)
+        return True
     if pid == 0:
         try:
             held = [key.fileobj for key in selector.get_map().values()]
@@ -175,8 +206,12 @@ def _start(selector, connection: socket.socket, code: str, entry, closing) -> bo
     for fd in fds:
         os.close(fd)
     connection.settimeout(None)
-    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     selector.register(os.pidfd_open(pid), selectors.EVENT_READ, ("child", (pid, connection)))
+    try:
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    except OSError:  # the caller is gone already: so is its command
+        _kill(pid, signal.SIGKILL)
+        return True
     selector.register(connection, selectors.EVENT_READ, ("caller", pid))
     return True
 
@@ -235,6 +270,18 @@ def _still_ours(path: str, identity: int) -> bool:
         return os.stat(path).st_ino == identity
     except FileNotFoundError:
         return False
+
+
+def _wait_for(pid: int) -> None:
+    """Wait until a process that is not this one's child has ended."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # gone already
+        return
+    try:
+        select.select([pidfd], [], [])
+    finally:
+        os.close(pidfd)
 
 
 def _is_open(fd: int) -> bool:

@@ -28,7 +28,7 @@ def entry():
         os._exit(3)
     if command == "sleep":
         print(os.getpid(), flush=True)
-        time.sleep(60)
+        time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 60)
         os._exit(0)
     raise ValueError("boom")
 
@@ -64,14 +64,18 @@ def _client(path: str, *argv: str, code: str = "code-1", **kwargs) -> subprocess
 
 
 def _gone(pid: int, within: float = 10) -> bool:
+    """Has the process ended (a zombie not yet reaped by whoever adopted it counts as ended)?"""
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    while True:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
             return True
+        if state == "Z":
+            return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.05)
-    return False
 
 
 def test_a_child_has_its_callers_directory_environment_streams_and_exit_code(server, tmp_path):
@@ -107,6 +111,17 @@ def test_a_caller_that_dies_takes_its_child_with_it(server):
     caller.kill()  # SIGKILL: nothing is passed on; the server sees the connection close
     caller.wait(30)
     assert _gone(child)
+
+
+def test_a_caller_whose_server_dies_waits_for_its_command_and_says_so(server):
+    path, proc = server
+    caller = _client(path, "sleep", "1.5")
+    child = int(caller.stdout.readline())
+    proc.kill()
+    _, err = caller.communicate(timeout=30)
+    assert caller.returncode == 1, err
+    assert f"the warm runner stopped during its command (pid {child})" in err
+    assert _gone(child, within=0)
 
 
 def test_a_caller_of_other_code_is_refused_and_the_server_leaves(server):
