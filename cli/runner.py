@@ -14,9 +14,7 @@ runs every command in its own process.
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
-from pathlib import Path
 
 from cli import launch
 from qlake import forkserver
@@ -41,13 +39,8 @@ class Runner(SocketService):
 
     def start_detached(self) -> None:
         """Start a runner for the next command without waiting for it (it imports for ~1 s of CPU)."""
-        if self.pid() is not None:  # running, or still importing
-            return
-        Path(self.settings.run_dir).mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=self.env(), cwd=self.settings.run_dir, start_new_session=True)
-        self.pid_file.write_text(str(proc.pid))
+        if self.pid() is None:  # not running, nor still importing
+            self.spawn()
 
 
 def start_for_next(argv: list[str]) -> None:

@@ -182,20 +182,7 @@ class Service:
                 f"{self.name}: port {self.settings.host}:{self.port} is taken by another process; "
                 f"stop it or choose another port (see README, Configuration)"
             )
-        Path(self.settings.run_dir).mkdir(parents=True, exist_ok=True)
-        self.prepare()
-        log = open(self.log_file, "ab")
-        proc = subprocess.Popen(
-            self.command(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.env(),
-            cwd=self.settings.run_dir,
-            start_new_session=True,  # survives the CLI process; never gets the terminal's Ctrl-C
-        )
-        log.close()
-        self.pid_file.write_text(str(proc.pid))
+        proc = self.spawn()
         if not _wait_until(self.listening, self.startup_timeout, lambda: proc.poll() is None):
             code = proc.poll()
             self.down()
@@ -204,6 +191,23 @@ class Service:
             raise ServiceError(f"{self.name}: {state} ({self.where}); log {self.log_file}:\n{tail}")
         self.after_start()
         return f"{self.name}: started (pid {proc.pid}, {self.where})"
+
+    def spawn(self) -> subprocess.Popen:
+        """Start the service's process and record its PID, without waiting for it to listen."""
+        Path(self.settings.run_dir).mkdir(parents=True, exist_ok=True)
+        self.prepare()
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env(),
+                cwd=self.settings.run_dir,
+                start_new_session=True,  # survives the CLI process; never gets the terminal's Ctrl-C
+            )
+        self.pid_file.write_text(str(proc.pid))
+        return proc
 
     def down(self) -> str:
         pid = self.pid()
