@@ -13,8 +13,6 @@ as work, so the full run decides; the check can only ever skip an hour that woul
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
@@ -23,7 +21,7 @@ from bronze import delivery
 from bronze import ingested_files, rejected_files
 from bronze import sales_agents as bronze_agents
 from bronze import sales_transactions as bronze_transactions
-from qlake import ops, runlog, storage
+from qlake import freshness, ops, runlog, storage
 from qlake.config import Settings
 from silver import branches, customers, products, sales_agents, sales_transactions
 
@@ -47,7 +45,9 @@ def work_pending(cfg: Settings, incoming: str | None) -> str | None:
             if last_ok is None:
                 return f"no successful {' or '.join(feeds)} run yet"
             for spec in tables:
-                committed = _last_commit(spec.location(cfg))
+                committed = freshness.last_commit_at(cfg, spec)
+                if committed is None:
+                    return f"{spec.name} has no table yet"
                 if committed >= last_ok:
                     return f"{spec.name} changed since the last {' or '.join(feeds)} run"
     except Exception as exc:  # noqa: BLE001 - any doubt means: run the full job, which knows best
@@ -83,7 +83,3 @@ def _undelivered(cfg: Settings, incoming: str) -> str | None:
             return str(path)
     return None
 
-
-def _last_commit(location: str) -> datetime:
-    commit = DeltaTable(location).history(1)[0]
-    return datetime.fromtimestamp(commit["timestamp"] / 1000, tz=timezone.utc)
