@@ -59,7 +59,8 @@ def main() -> None:
         importlib.import_module(name)
     from qlake import spark  # heavy: the Connect client (loaded above)
 
-    spark.load_engine_library()  # with its allocator's settings: a child cannot change them once it is loaded
+    if not settings().spark_remote:  # the embedded engine's library, with its allocator's settings (a child
+        spark.load_engine_library()  # cannot change them once it is loaded); a remote engine never loads it
     # cli.main (which imports this module) runs each command: a child of the runner runs it as its caller would
     forkserver.serve(sys.argv[1], code, sys.modules["cli.main"].run_here)
 
