@@ -81,7 +81,8 @@ def forward(path: str, code: str, argv: list[str]) -> int | None:
               "run log (`qlake status`)", file=sys.stderr)
         return 1
     if ended["exit"] < 0:  # the child was killed by a signal: so is its caller, as if it had run the command
-        signal.signal(-ended["exit"], signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL's action cannot be changed (nor need be)
+            signal.signal(-ended["exit"], signal.SIG_DFL)
         os.kill(os.getpid(), -ended["exit"])
     return ended["exit"]
 

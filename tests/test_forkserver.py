@@ -104,6 +104,14 @@ def test_a_signal_to_the_caller_reaches_its_child_and_ends_both_the_same_way(ser
     assert _gone(child)
 
 
+def test_a_child_killed_from_outside_ends_its_caller_by_the_same_signal(server):
+    path, _ = server
+    caller = _client(path, "sleep")
+    child = int(caller.stdout.readline())
+    os.kill(child, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    assert caller.wait(30) == -signal.SIGKILL
+
+
 def test_a_caller_that_dies_takes_its_child_with_it(server):
     path, _ = server
     caller = _client(path, "sleep")
