@@ -90,8 +90,10 @@ def forward(path: str, code: str, argv: list[str]) -> int | None:
 def serve(path: str, code: str, entry: Callable[[], None]) -> None:
     """Serve commands at ``path`` until the socket is no longer this server's (replaced, or its lake removed),
     or a caller of other code came. Each command is ``entry()`` in a fresh child, which must end the process."""
-    if not hasattr(os, "pidfd_open"):  # Linux 5.3+: without it, every command runs in its own process
-        _log("this system has no pidfd_open: not serving")
+    try:  # Linux 5.3+: without it, every command runs in its own process
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError) as exc:
+        _log(f"this system has no pidfd_open ({exc}): not serving")
         return
     lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the server's life: one server per socket
     if not _locked(lock):
