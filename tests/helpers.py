@@ -1,8 +1,12 @@
-"""Small helpers shared by tests: single-value queries, table resets and the end-of-run figures."""
+"""Small helpers shared by tests: `qlake` processes, single-value queries, table resets and the end-of-run
+figures."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from contextlib import contextmanager
 import socket
@@ -10,6 +14,12 @@ import time
 
 # When this test session started (helpers is imported while the tests are collected, before any job runs).
 SESSION_STARTED_AT = time.time()
+
+def qlake(*args, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``qlake ARGS`` as a process of its own (``python -m cli``), this environment updated with ``env``."""
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (tests never use fixed ports)."""

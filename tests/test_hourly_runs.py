@@ -5,19 +5,11 @@ says where the time went."""
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from helpers import COMPARED, multiset, reset_lake, snapshot
-
-
-def qlake(*args, timeout=600, runner=False):
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "QLAKE_RUNNER": "on" if runner else "off"})
+from helpers import COMPARED, multiset, qlake, reset_lake, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +25,7 @@ def per_group_and_backfill(spark, cfg, sample_dir, tmp_path_factory):
     logged = runner.log_file.stat().st_size
     try:
         for group in sorted(sample_dir.iterdir()):
-            per_group_runs.append(qlake("run", "hourly", "--incoming", str(group), runner=True))
+            per_group_runs.append(qlake("run", "hourly", "--incoming", str(group), env={"QLAKE_RUNNER": "on"}))
             assert per_group_runs[-1].returncode == 0, per_group_runs[-1].stderr[-3000:]
     finally:
         runner.down()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -16,7 +14,7 @@ import jsonschema
 import pytest
 from openlineage.client.serde import Serde
 
-from helpers import reset_lake
+from helpers import qlake, reset_lake
 
 SAMPLE_KEY = "trx-667682345565"  # row 3 of group2's sales_transactions file, an offline sale on 2023-05-03
 GROUP2_SHA = "35c8f47e0823ffcee22527ff38917fd13fe5a87edc09c7fbbf20d4d0871a5904"
@@ -48,11 +46,6 @@ RUN_EVENT_RULES = {
         "outputs": {"type": "array", "items": _DATASET},
     },
 }
-
-
-def qlake(*args, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
 
 
 def _validator():

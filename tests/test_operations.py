@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import reset_lake
+from helpers import qlake, reset_lake
 
-
-
-def qlake(*args, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers import qlake
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def qlake(*args, runner="on"):
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "QLAKE_RUNNER": runner})
+ON = {"QLAKE_RUNNER": "on"}  # the suite's other processes run with it off (conftest)
 
 
 @pytest.fixture
@@ -44,12 +44,13 @@ def _log_since(runner, size: int) -> str:
 
 
 def test_a_run_without_a_runner_runs_itself_and_starts_one_for_the_next(runner):
-    first = qlake("run", "daily", "--date", "2026-13-45")
+    first = qlake("run", "daily", "--date", "2026-13-45", env=ON, timeout=300)
     assert first.returncode == 2 and "Invalid value for '--date'" in first.stderr, first.stderr
     assert _wait(runner.running), "no runner started after the first run"
     logged = runner.log_file.stat().st_size
 
-    second = qlake("run", "daily", "--date", "2026-13-45")  # the same usage error, from the runner's child
+    # the same usage error, from the runner's child
+    second = qlake("run", "daily", "--date", "2026-13-45", env=ON, timeout=300)
     assert (second.returncode, second.stdout, second.stderr) == (first.returncode, first.stdout, first.stderr)
     log = _log_since(runner, logged)
     assert ": qlake run daily --date 2026-13-45 (in " in log and log.endswith(": exit 2\n"), log
@@ -58,9 +59,9 @@ def test_a_run_without_a_runner_runs_itself_and_starts_one_for_the_next(runner):
 def test_only_run_commands_go_to_the_runner_and_off_means_none(runner):
     runner.up()
     logged = runner.log_file.stat().st_size
-    assert qlake("run", "--help").returncode == 0
-    assert qlake("run", "--help", runner="off").returncode == 0
-    assert qlake("services", "status", "--json").returncode == 0
+    assert qlake("run", "--help", env=ON, timeout=300).returncode == 0
+    assert qlake("run", "--help", env={"QLAKE_RUNNER": "off"}, timeout=300).returncode == 0
+    assert qlake("services", "status", "--json", env=ON, timeout=300).returncode == 0
     log = _log_since(runner, logged)
     assert log.count(": qlake run --help (in ") == 1, log
 
@@ -72,7 +73,7 @@ def test_a_runner_of_other_code_is_replaced_by_one_of_the_callers(runner):
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # an upgrade, as the runner sees it
     try:
-        out = qlake("run", "--help")
+        out = qlake("run", "--help", env=ON, timeout=300)
         assert out.returncode == 0 and "Run pipeline jobs" in out.stdout, out.stderr
         assert "a caller of other code came" in runner.log_file.read_text()
         assert _wait(lambda: runner.running() and runner.pid() != before), "the runner was not replaced"
