@@ -151,63 +151,60 @@ def _children(selector) -> bool:
 
 
 def _start(selector, connection: socket.socket, code: str, entry, closing) -> bool:
-    """Fork a child for the command on ``connection``; False when its caller runs other code."""
+    """Fork a child for the command on ``connection``; False when its caller runs other code. The caller's
+    descriptors are closed here whatever happens (the child has its copies; it never returns here)."""
     fds: list[int] = []
     try:
-        connection.settimeout(5)
-        pid_uid_gid = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        if struct.unpack("3i", pid_uid_gid)[1] != os.getuid():
-            raise PermissionError("another user")
-        message, fds, _, _ = socket.recv_fds(connection, 1 << 16, 3)
-        if not message:  # a look whether the runner listens (`qlake services status`)
+        try:
+            connection.settimeout(5)
+            pid_uid_gid = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            if struct.unpack("3i", pid_uid_gid)[1] != os.getuid():
+                raise PermissionError("another user")
+            message, fds, _, _ = socket.recv_fds(connection, 1 << 16, 3)
+            if not message:  # a look whether the runner listens (`qlake services status`)
+                connection.close()
+                return True
+            if len(fds) != 3:
+                raise ValueError(f"{len(fds)} file descriptors instead of 3")
+            while not message.endswith(b"\n"):
+                more = connection.recv(1 << 16)
+                if not more:
+                    raise ConnectionError("the caller left")
+                message += more
+            request = json.loads(message)
+        except (OSError, ValueError) as exc:
+            _log(f"a request could not be read ({exc})")
             connection.close()
             return True
-        if len(fds) != 3:
-            raise ValueError(f"{len(fds)} file descriptors instead of 3")
-        while not message.endswith(b"\n"):
-            more = connection.recv(1 << 16)
-            if not more:
-                raise ConnectionError("the caller left")
-            message += more
-        request = json.loads(message)
-    except (OSError, ValueError) as exc:
-        _log(f"a request could not be read ({exc})")
-        connection.close()
-        for fd in fds:
-            os.close(fd)
-        return True
-    if request.get("code") != code:
-        _log("a caller of other code came: leaving once the running commands end")
-        with contextlib.suppress(OSError):
-            connection.sendall(b'{"refused": "the caller runs other code"}\n')
-        connection.close()
-        for fd in fds:
-            os.close(fd)
-        return False
-    try:
-        pid = os.fork()
-    except OSError as exc:  # e.g. out of memory: the caller, told nothing, runs its command itself
-        _log(f"no child for {' '.join(request['argv'])} ({exc})")
-        connection.close()
-        for fd in fds:
-            os.close(fd)
-        return True
-    if pid == 0:
+        if request.get("code") != code:
+            _log("a caller of other code came: leaving once the running commands end")
+            with contextlib.suppress(OSError):
+                connection.sendall(b'{"refused": "the caller runs other code"}\n')
+            connection.close()
+            return False
         try:
-            held = [key.fileobj for key in selector.get_map().values()]
-            selector.close()
-            for resource in (*closing, *held, connection):  # the server's files are none of the command's
-                with contextlib.suppress(OSError):
-                    os.close(resource) if isinstance(resource, int) else resource.close()
-            _become(request, fds)
-            entry()
-        except BaseException as exc:  # noqa: BLE001 - a command's traceback, where its caller sees it
-            _report(exc)
-        finally:
-            os._exit(70)  # the entry returned or raised: never back into the server's loop
+            pid = os.fork()
+        except OSError as exc:  # e.g. out of memory: the caller, told nothing, runs its command itself
+            _log(f"no child for {' '.join(request['argv'])} ({exc})")
+            connection.close()
+            return True
+        if pid == 0:
+            try:
+                held = [key.fileobj for key in selector.get_map().values()]
+                selector.close()
+                for resource in (*closing, *held, connection):  # the server's files are none of the command's
+                    with contextlib.suppress(OSError):
+                        os.close(resource) if isinstance(resource, int) else resource.close()
+                _become(request, fds)
+                entry()
+            except BaseException as exc:  # noqa: BLE001 - a command's traceback, where its caller sees it
+                _report(exc)
+            finally:
+                os._exit(70)  # the entry returned or raised: never back into the server's loop
+    finally:
+        for fd in fds:
+            os.close(fd)
     _log(f"pid {pid}: {' '.join(request['argv'])} (in {request['cwd']})")
-    for fd in fds:
-        os.close(fd)
     connection.settimeout(None)
     selector.register(os.pidfd_open(pid), selectors.EVENT_READ, ("child", (pid, connection)))
     try:
